@@ -1,0 +1,39 @@
+# Two commands matter: `make run` runs the product, `make test` passes the tests.
+# Both create or reuse .venv and install what they need.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.movierec-installed
+
+.PHONY: install run test lint typecheck pytest bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	# torch first, pinned: any other spec makes pip download a multi-GB CUDA build.
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/movierec setup
+
+lint: install
+	$(BIN)/ruff check app schema jobs tests bench
+	$(BIN)/ruff format --check app schema jobs tests bench
+
+typecheck: install
+	$(BIN)/mypy
+
+pytest: install
+	HF_HUB_OFFLINE=1 $(BIN)/pytest
+
+test: lint typecheck pytest
+
+bench: install
+	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.embed
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

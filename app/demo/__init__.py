@@ -1,0 +1,1 @@
+"""The demo catalogue shipped with movierec (movies.jsonl, users.json)."""

@@ -1,0 +1,1 @@
+"""Importers: Wikipedia movie JSON, TMDB 5000 CSV, MovieLens ratings and the demo catalogue."""

