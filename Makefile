@@ -19,6 +19,7 @@ install: $(STAMP)
 
 run: install
 	$(BIN)/movierec setup
+	$(BIN)/movierec serve
 
 lint: install
 	$(BIN)/ruff check app schema jobs tests bench

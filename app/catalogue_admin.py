@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
 import asyncpg
 
+from app.auth import load_secret, mint_token
 from app.database import init_connection
 from app.embedder import Embedder, load_embedder, model_dimension
 from app.embedding import EmbeddingBusy, embed_movies
@@ -117,9 +119,7 @@ async def embed(
     """Embed stale movies (or all of them) with the configured model."""
     embedder = embedder or load_embedder(settings)
     try:
-        result = await embed_movies(
-            conn, embedder, full=full, batch_size=max(settings.batch_size, 128), progress=progress
-        )
+        result = await embed_movies(conn, embedder, full=full, progress=progress)
     except EmbeddingBusy as error:
         raise CommandError(f"{error}; try again when it has finished") from None
     return [
@@ -139,6 +139,41 @@ async def build_index(conn: asyncpg.Connection, settings: Settings, *, rebuild: 
 async def stats_lines(conn: asyncpg.Connection, settings: Settings) -> list[str]:
     """`movierec stats` output."""
     return (await collect_stats(conn, settings.model)).lines()
+
+
+_TTL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_ttl(ttl: str) -> timedelta:
+    """`30m`, `12h`, `7d` (or plain seconds) as a timedelta."""
+    text = ttl.strip().lower()
+    unit = _TTL_UNITS.get(text[-1:])
+    number = text[:-1] if unit else text
+    if not number.isdigit() or int(number) <= 0:
+        raise CommandError(f"--ttl {ttl!r} is not a duration like 30m, 12h or 7d")
+    return timedelta(seconds=int(number) * (unit or 1))
+
+
+def mint(settings: Settings, user_id: int, *, admin: bool, ttl: str) -> str:
+    """A bearer token for `user_id`."""
+    return mint_token(load_secret(settings), user_id, admin=admin, ttl=parse_ttl(ttl))
+
+
+def how_to_call(settings: Settings, host: str, port: int) -> str:
+    """What `make run` prints: where the API is and a ready demo token."""
+    url = f"http://{host}:{port}/graphql"
+    demo = mint(settings, 1, admin=False, ttl="7d")
+    return "\n".join(
+        [
+            f"GraphQL API: {url}" + ("" if settings.env == "production" else " (open it in a browser for GraphiQL)"),
+            "demo token for user 1 (Ana), valid 7 days; paste into GraphiQL's headers as",
+            f'  {{"Authorization": "Bearer {demo}"}}',
+            "try:",
+            f"  curl -s {url} -H 'Content-Type: application/json' \\",
+            '    -d \'{"query": "{ similarMovies(movieId: 1, limit: 5) { items { score movie { title year } } } }"}\'',
+            "more tokens: .venv/bin/movierec token --user 2 [--admin] [--ttl 12h]",
+        ]
+    )
 
 
 async def doctor(conn: asyncpg.Connection, settings: Settings) -> list[Check]:

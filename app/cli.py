@@ -191,6 +191,41 @@ def setup() -> None:
     _run(work)
 
 
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+) -> None:
+    """Serve the GraphQL API (and GraphiQL outside production) with uvicorn."""
+    import uvicorn
+
+    from app.server import create_app
+
+    settings = get_settings()
+    try:
+        asyncio.run(_check_ready(settings))
+    except admin.CommandError as error:
+        typer.secho(str(error), fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
+    typer.echo(admin.how_to_call(settings, host, port))
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False)
+
+
+async def _check_ready(settings: Settings) -> None:
+    async with _connection(settings):
+        pass
+
+
+@cli.command()
+def token(
+    user: Annotated[int, typer.Option("--user", help="User id the token speaks for")],
+    is_admin: Annotated[bool, typer.Option("--admin", help="Grant the admin claim")] = False,
+    ttl: Annotated[str, typer.Option(help="Lifetime, e.g. 30m, 12h, 7d")] = "7d",
+) -> None:
+    """Mint a bearer token for the API."""
+    typer.echo(admin.mint(get_settings(), user, admin=is_admin, ttl=ttl))
+
+
 @cli.command("database-url")
 def database_url() -> None:
     """Print the database URL in use (starting the embedded server if needed)."""

@@ -73,7 +73,11 @@ class SentenceTransformerEmbedder:
         self.device = resolve_device(device)
         self.batch_size = batch_size
         self._model = SentenceTransformer(resolve_model_path(model), device=self.device)
-        dimension = self._model.get_sentence_embedding_dimension()
+        # sentence-transformers 6 renamed the accessor; keep working with 3.x-5.x too.
+        get_dimension = getattr(self._model, "get_embedding_dimension", None) or (
+            self._model.get_sentence_embedding_dimension
+        )
+        dimension = get_dimension()
         assert dimension is not None
         self._dimension = int(dimension)
         log.info("loaded %s on %s (%d dimensions)", model, self.device, self._dimension)

@@ -20,6 +20,11 @@ from app.sql import embedding as sql
 log = logging.getLogger(__name__)
 
 
+# Movies per committed batch. Larger batches pad less (the model sorts each batch by length)
+# and amortise the write; an interruption loses at most one batch of work.
+EMBED_BATCH = 512
+
+
 class EmbeddingBusy(RuntimeError):
     """Another embedding run holds the lock."""
 
@@ -116,7 +121,7 @@ async def embed_movies(
     embedder: Embedder,
     *,
     full: bool = False,
-    batch_size: int = 256,
+    batch_size: int = EMBED_BATCH,
     trigger: str = "cli",
     progress: bool = False,
     max_batches: int | None = None,

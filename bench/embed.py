@@ -1,0 +1,124 @@
+"""Embedding throughput: the full pipeline (read, embed, write) against a bare `encode` in the same run.
+
+    python -m bench.embed [--repeat N] [--file PATH]
+
+Each phase runs in its own process so its peak RSS is its own. Results go to docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from app.embedding import EMBED_BATCH
+from bench.report import SHARED_DATA, machine_facts, write_section
+
+DEFAULT_FILE = SHARED_DATA / "wikipedia-movies" / "movies-2010s.json"
+
+
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def phase_encode(path: Path) -> dict[str, float]:
+    """Bare SentenceTransformer.encode over the recipe texts, nothing else timed."""
+    from app.embedder import SentenceTransformerEmbedder
+    from app.importers.records import MovieRecord
+    from app.importers.wikipedia import read_wikipedia
+    from app.movie_text import embedding_text
+
+    texts = [embedding_text(r.content) for _, r in read_wikipedia(path) if isinstance(r, MovieRecord)]
+    model = SentenceTransformerEmbedder("all-MiniLM-L6-v2", device="cpu", batch_size=64)
+    model.encode(texts[:64])  # warm-up
+    started = time.perf_counter()
+    model.encode(texts)
+    seconds = time.perf_counter() - started
+    return {"movies": len(texts), "seconds": seconds, "rate": len(texts) / seconds, "peak_rss_mib": _peak_rss_mib()}
+
+
+async def _pipeline(path: Path, batch: int) -> dict[str, float]:
+    from app.database import connect, ensure_database, init_connection, start_embedded_server, with_database
+    from app.embedder import SentenceTransformerEmbedder
+    from app.embedding import embed_movies
+    from app.importers.pipeline import import_movies
+    from app.importers.wikipedia import read_wikipedia
+    from app.migrations import migrate
+
+    with tempfile.TemporaryDirectory(prefix="bench-embed-") as folder:
+        server = start_embedded_server(Path(folder) / "pg", keep_running=False)
+        await ensure_database(server, "bench")
+        conn = await connect(with_database(server, "bench"), vector=False)
+        await migrate(conn, 384)
+        await init_connection(conn)  # the vector codec, now that the extension exists
+        await import_movies(conn, read_wikipedia(path), "source_key")
+        model = SentenceTransformerEmbedder("all-MiniLM-L6-v2", device="cpu", batch_size=64)
+        model.encode(["warm-up"] * 64)
+        result = await embed_movies(conn, model, batch_size=batch)
+        await conn.close()
+    return {
+        "movies": result.embedded,
+        "seconds": result.seconds,
+        "rate": result.rate,
+        "peak_rss_mib": _peak_rss_mib(),
+    }
+
+
+def _run_phase(phase: str, path: Path, batch: int) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.embed", "--phase", phase, "--file", str(path), "--batch", str(batch)],
+        check=True, capture_output=True, text=True,
+    )
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def main() -> None:
+    """Run both phases `repeat` times, alternating, and report the best of each."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--phase", choices=["encode", "pipeline"])
+    parser.add_argument("--file", type=Path, default=DEFAULT_FILE)
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=EMBED_BATCH, help="movies per pipeline batch")
+    args = parser.parse_args()
+    if args.phase == "encode":
+        print(json.dumps(phase_encode(args.file)))
+        return
+    if args.phase == "pipeline":
+        print(json.dumps(asyncio.run(_pipeline(args.file, args.batch))))
+        return
+    if not args.file.exists():
+        sys.exit(f"skipped: {args.file} not found (the benchmark reads ../shared/data)")
+    runs: dict[str, list[dict[str, float]]] = {"encode": [], "pipeline": []}
+    for _ in range(args.repeat):
+        for phase in ("encode", "pipeline"):
+            runs[phase].append(_run_phase(phase, args.file, args.batch))
+            print(phase, runs[phase][-1], flush=True)
+    best = {phase: max(results, key=lambda r: r["rate"]) for phase, results in runs.items()}
+    ratio = best["pipeline"]["rate"] / best["encode"]["rate"]
+    body = f"""## Embedding pipeline (`make bench`, bench/embed.py)
+
+{machine_facts()}
+Input: `{args.file.name}` ({int(best["encode"]["movies"])} movies), all-MiniLM-L6-v2 on the CPU, model batch 64,
+pipeline batches of {args.batch} committed one at a time. Best of {args.repeat} alternating runs per phase, each phase in
+its own process (peak RSS is that process's).
+
+| phase | movies | seconds | movies/s | peak RSS (MiB) |
+|---|---:|---:|---:|---:|
+| bare `encode` (baseline) | {int(best["encode"]["movies"])} | {best["encode"]["seconds"]:.1f} | {best["encode"]["rate"]:.1f} | {best["encode"]["peak_rss_mib"]:.0f} |
+| pipeline: read, embed, COPY, UPDATE | {int(best["pipeline"]["movies"])} | {best["pipeline"]["seconds"]:.1f} | {best["pipeline"]["rate"]:.1f} | {best["pipeline"]["peak_rss_mib"]:.0f} |
+
+Pipeline / bare encode: **{ratio:.2f}x** (target: at least 0.90x).
+All runs (movies/s): encode {", ".join(f"{r['rate']:.1f}" for r in runs["encode"])}; pipeline {", ".join(f"{r['rate']:.1f}" for r in runs["pipeline"])}.
+"""
+    write_section("embed", body)
+    print(body)
+
+
+if __name__ == "__main__":
+    main()

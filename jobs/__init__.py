@@ -1,0 +1,1 @@
+"""Background jobs (arq workers on Redis) that keep embeddings fresh."""

@@ -1,0 +1,51 @@
+"""Errors as clients see them: expected ones keep their message and a stable code; the rest are masked."""
+
+from __future__ import annotations
+
+import logging
+
+from graphql.error import GraphQLError
+from strawberry.extensions import MaskErrors
+
+from app.errors import AppError
+
+log = logging.getLogger("movierec.graphql")
+
+
+class StableErrors(MaskErrors):
+    """Every error gets `extensions.code`; unexpected ones become "Unexpected error." with a request id."""
+
+    def __init__(self) -> None:
+        super().__init__(error_message="Unexpected error.")
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        context = self.execution_context.context
+        request_id = getattr(context, "request_id", None)
+        return [self._process(error, request_id) for error in errors]
+
+    def _process(self, error: GraphQLError, request_id: str | None) -> GraphQLError:
+        original = error.original_error
+        if isinstance(original, AppError):
+            return GraphQLError(
+                error.message,
+                error.nodes,
+                error.source,
+                error.positions,
+                error.path,
+                original_error=None,
+                extensions={"code": original.code},
+            )
+        if original is None or (error.extensions or {}).get("code"):
+            # Syntax, validation and permission errors: safe to show as they are.
+            code = (error.extensions or {}).get("code", "GRAPHQL_VALIDATION_FAILED")
+            error.extensions = {**(error.extensions or {}), "code": code}
+            return error
+        log.error("unexpected error in request %s at %s", request_id, error.path, exc_info=original)
+        return GraphQLError(
+            self.error_message,
+            error.nodes,
+            error.source,
+            error.positions,
+            error.path,
+            extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+        )

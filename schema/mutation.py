@@ -1,0 +1,42 @@
+"""Mutation: ratings for the viewer, and the admin's movie upsert."""
+
+from __future__ import annotations
+
+import strawberry
+
+from app.catalogue import upsert_movie
+from app.ratings import rate_movie, remove_rating
+from schema.context import Info
+from schema.inputs import MovieInput
+from schema.permissions import IsAdmin
+from schema.types import Movie, Rating, parse_id
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Rate a movie 0.5-5.0 in half steps (replaces an earlier rating).")
+    async def rate_movie(self, info: Info, movie_id: strawberry.ID, rating: float) -> Rating:
+        user = info.context.require_viewer().user_id
+        async with info.context.services.pool.acquire() as conn:
+            row = await rate_movie(conn, user, parse_id(movie_id, "movieId"), rating)
+        return Rating(movie_id=strawberry.ID(str(row["movie_id"])), rating=row["rating"], rated_at=row["rated_at"])
+
+    @strawberry.mutation(description="Remove the viewer's rating of a movie; false when there was none.")
+    async def remove_rating(self, info: Info, movie_id: strawberry.ID) -> bool:
+        user = info.context.require_viewer().user_id
+        async with info.context.services.pool.acquire() as conn:
+            return await remove_rating(conn, user, parse_id(movie_id, "movieId"))
+
+    @strawberry.mutation(
+        description="Create or update a movie (admin). Content changes mark it for re-embedding.",
+        permission_classes=[IsAdmin],
+    )
+    async def upsert_movie(self, info: Info, input: MovieInput) -> Movie:
+        record = input.to_record()
+        movie_id = parse_id(input.id) if input.id is not None else None
+        async with info.context.services.pool.acquire() as conn, conn.transaction():
+            saved_id, _ = await upsert_movie(conn, movie_id, record)
+        info.context.movies.clear(saved_id)
+        row = await info.context.movies.load(saved_id)
+        assert row is not None
+        return Movie.from_row(row)

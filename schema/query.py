@@ -1,0 +1,156 @@
+"""Query: thin resolvers that validate arguments and call app/."""
+
+from __future__ import annotations
+
+import strawberry
+
+from app.catalogue import list_movies
+from app.explain import explain
+from app.recommender import Ranked
+from app.stats import collect_stats
+from schema.context import Info
+from schema.inputs import ExampleStrategy, MovieFilter, to_filter
+from schema.permissions import IsAdmin, IsAuthenticated
+from schema.types import (
+    Explanation,
+    Movie,
+    MovieConnection,
+    PageInfo,
+    Recommendation,
+    RecommendationList,
+    Stats,
+    User,
+    UserRecommendations,
+    parse_id,
+)
+
+
+def as_list(ranked: Ranked) -> RecommendationList:
+    """A ranked result as its GraphQL type."""
+    return RecommendationList(strategy=ranked.strategy, items=[Recommendation.from_candidate(c) for c in ranked.items])
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="One movie by id (null when there is none).")
+    async def movie(self, info: Info, id: strawberry.ID) -> Movie | None:
+        row = await info.context.movies.load(parse_id(id))
+        return Movie.from_row(row) if row else None
+
+    @strawberry.field(description="Movies by title (case-insensitive substring), alphabetical, cursor-paginated.")
+    async def movies(
+        self,
+        info: Info,
+        search: str | None = None,
+        filter: MovieFilter | None = None,
+        first: int = 20,
+        after: str | None = None,
+    ) -> MovieConnection:
+        async with info.context.services.pool.acquire() as conn:
+            page = await list_movies(conn, search, to_filter(filter), first, after)
+        return MovieConnection(
+            nodes=[Movie.from_row(m) for m in page.movies],
+            page_info=PageInfo(end_cursor=page.end_cursor, has_next_page=page.has_next_page),
+        )
+
+    @strawberry.field(description="Movies most similar to one movie. excludeSeen drops the viewer's rated movies.")
+    async def similar_movies(
+        self,
+        info: Info,
+        movie_id: strawberry.ID,
+        limit: int = 10,
+        diversity: float = 0.0,
+        filter: MovieFilter | None = None,
+        exclude_seen: bool = False,
+    ) -> RecommendationList:
+        viewer = info.context.require_viewer().user_id if exclude_seen else None
+        ranked = await info.context.services.recommender.similar_movies(
+            parse_id(movie_id, "movieId"),
+            limit,
+            diversity=diversity,
+            movie_filter=to_filter(filter),
+            unseen_by=viewer,
+        )
+        return as_list(ranked)
+
+    @strawberry.field(description="Personal recommendations from the viewer's ratings (userId: admin only).")
+    async def recommendations(
+        self,
+        info: Info,
+        limit: int = 10,
+        diversity: float = 0.0,
+        filter: MovieFilter | None = None,
+        user_id: strawberry.ID | None = None,
+    ) -> RecommendationList:
+        user = info.context.acting_user(parse_id(user_id, "userId") if user_id is not None else None)
+        ranked = await info.context.services.recommender.for_user(
+            user, limit, diversity=diversity, movie_filter=to_filter(filter)
+        )
+        return as_list(ranked)
+
+    @strawberry.field(description="Recommendations from liked (positive) and disliked (negative) movies.")
+    async def recommendations_for_movies(
+        self,
+        info: Info,
+        positive: list[strawberry.ID],
+        negative: list[strawberry.ID] | None = None,
+        strategy: ExampleStrategy = ExampleStrategy.AVERAGE_VECTOR,  # type: ignore[valid-type]
+        limit: int = 10,
+        diversity: float = 0.0,
+        filter: MovieFilter | None = None,
+    ) -> RecommendationList:
+        ranked = await info.context.services.recommender.for_examples(
+            [parse_id(i, "positive") for i in positive],
+            [parse_id(i, "negative") for i in negative or []],
+            strategy,
+            limit,
+            diversity=diversity,
+            movie_filter=to_filter(filter),
+        )
+        return as_list(ranked)
+
+    @strawberry.field(description="Why a movie suits the viewer (userId: admin only).")
+    async def explain_recommendation(
+        self, info: Info, movie_id: strawberry.ID, user_id: strawberry.ID | None = None
+    ) -> Explanation:
+        user = info.context.acting_user(parse_id(user_id, "userId") if user_id is not None else None)
+        return Explanation.from_model(
+            await explain(info.context.services.recommender, user, parse_id(movie_id, "movieId"))
+        )
+
+    @strawberry.field(description="Semantic search: movies whose meaning is closest to the text.")
+    async def search_movies(
+        self, info: Info, query: str, limit: int = 10, filter: MovieFilter | None = None
+    ) -> RecommendationList:
+        return as_list(
+            await info.context.services.recommender.search_text(query, limit, movie_filter=to_filter(filter))
+        )
+
+    @strawberry.field(
+        description="Recommendations for many users in one round of queries.", permission_classes=[IsAdmin]
+    )
+    async def recommendations_for_users(
+        self, info: Info, user_ids: list[strawberry.ID], limit: int = 10
+    ) -> list[UserRecommendations]:
+        ids = [parse_id(i, "userIds") for i in user_ids]
+        ranked = await info.context.services.recommender.for_users(ids, limit)
+        return [
+            UserRecommendations(
+                user_id=strawberry.ID(str(u)),
+                strategy=ranked[u].strategy,
+                items=[Recommendation.from_candidate(c) for c in ranked[u].items],
+            )
+            for u in dict.fromkeys(ids)
+        ]
+
+    @strawberry.field(description="Coverage, model and index facts, and the last embedding run.")
+    async def stats(self, info: Info) -> Stats:
+        services = info.context.services
+        async with services.pool.acquire() as conn:
+            return Stats.from_model(await collect_stats(conn, services.settings.model))
+
+    @strawberry.field(description="The signed-in user.", permission_classes=[IsAuthenticated])
+    async def viewer(self, info: Info) -> User | None:
+        viewer = info.context.require_viewer()
+        row = await info.context.users.load(viewer.user_id)
+        return User(id=strawberry.ID(str(row["id"])), name=row["name"]) if row else None

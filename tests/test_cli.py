@@ -1,0 +1,77 @@
+"""The `movierec` command as a user runs it: real processes against a real database."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FIXTURES
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def movierec(database_url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run the CLI in a child process with DATABASE_URL set."""
+    environment = {**os.environ, "DATABASE_URL": database_url, "HF_HUB_OFFLINE": "1", **env}
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_concurrent_migrate_commands(database_url: str) -> None:
+    environment = {**os.environ, "DATABASE_URL": database_url}
+    procs = [
+        subprocess.Popen([sys.executable, "-m", "app", "migrate"], cwd=ROOT, env=environment,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outputs = sorted(p.communicate(timeout=120)[0].strip() for p in procs)
+    assert [p.returncode for p in procs] == [0, 0]
+    assert outputs == ["migrations: applied 0001_catalogue", "migrations: nothing to do"]
+
+
+def test_commands_refuse_an_unmigrated_database(database_url: str) -> None:
+    result = movierec(database_url, "stats")
+    assert result.returncode == 1 and "run `movierec migrate` first" in result.stderr
+
+
+def test_dimension_mismatch_refuses_to_start(database_url: str, tmp_path: Path) -> None:
+    assert movierec(database_url, "migrate").returncode == 0
+    model = tmp_path / "bigger-model"
+    (model / "1_Pooling").mkdir(parents=True)
+    (model / "1_Pooling" / "config.json").write_text(json.dumps({"word_embedding_dimension": 768}))
+    result = movierec(database_url, "stats", MOVIEREC_MODEL=str(model))
+    assert result.returncode == 1
+    assert "384" in result.stderr and "768" in result.stderr and "movierec resize-embeddings" in result.stderr
+    resized = movierec(database_url, "resize-embeddings", MOVIEREC_MODEL=str(model))
+    assert resized.returncode == 0 and "vector(384) to vector(768)" in resized.stdout
+    assert movierec(database_url, "stats", MOVIEREC_MODEL=str(model)).returncode == 0
+
+
+def test_import_reports_and_malformed_file_fails_cleanly(database_url: str) -> None:
+    movierec(database_url, "migrate")
+    good = movierec(database_url, "import", "tmdb", str(FIXTURES / "tmdb" / "tmdb_5000_movies.csv"))
+    assert good.returncode == 0
+    assert "inserted 3, updated 0, unchanged 0, skipped 3 (of 6)" in good.stdout
+    bad = movierec(database_url, "import", "wikipedia", str(FIXTURES / "wikipedia_malformed.json"))
+    assert bad.returncode == 1
+    assert "wikipedia_malformed.json:4: malformed JSON" in bad.stderr and "Traceback" not in bad.stderr
+    missing = movierec(database_url, "import", "wikipedia", "/no/such/file.json")
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+
+
+@pytest.mark.model
+def test_setup_loads_embeds_indexes_and_doctor_passes(database_url: str) -> None:
+    result = movierec(database_url, "setup")
+    assert result.returncode == 0, result.stderr
+    assert "coverage: 100.0%" in result.stdout and "index: hnsw vector_cosine_ops" in result.stdout
+    again = movierec(database_url, "setup")
+    assert "demo catalogue: database not empty, skipped" in again.stdout and "embedded 0 " in again.stdout
+    doctor = movierec(database_url, "doctor")
+    assert doctor.returncode == 0, doctor.stdout
+    assert doctor.stdout.count("OK  ") == 6

@@ -1,0 +1,156 @@
+"""The embedding pipeline: incremental, resumable, binary writes, audit rows, and real meaning."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import numpy as np
+import pytest
+
+from app.embedder import SentenceTransformerEmbedder
+from app.embedding import EmbeddingBusy, embed_movies
+from app.importers.demo import import_demo
+from app.importers.pipeline import import_movies
+from app.importers.records import MovieRecord
+from app.movie_text import MovieContent, content_hash, embedding_text
+from tests.fakes import FakeEmbedder
+
+
+def test_recipe_puts_short_fields_first_and_clips_long_overviews() -> None:
+    movie = MovieContent(
+        title="Inception", year=2010, overview="word " * 400, genres=["Action"], director="Christopher Nolan",
+        cast=[f"Actor {i}" for i in range(20)], keywords=["dream"],
+    )
+    text = embedding_text(movie)
+    assert text.startswith("Inception (2010). Genres: Action. Directed by Christopher Nolan. Starring Actor 0,")
+    assert "Actor 5" in text and "Actor 6" not in text
+    assert len(text.split()) < 200
+    assert embedding_text(MovieContent(title="Solo")) == "Solo."
+    assert content_hash(movie) != content_hash(MovieContent(title="Inception", year=2011))
+
+
+async def _seed(conn: asyncpg.Connection, count: int) -> None:
+    records = [
+        MovieRecord(title=f"Film {i}", year=2000 + i % 20, overview=f"Overview number {i}.", source="t",
+                    source_key=str(i), genres=("Drama",) if i % 3 else ())
+        for i in range(count)
+    ]
+    records.append(MovieRecord(title="Only A Title", source="t", source_key="bare"))
+    await import_movies(conn, [("seed", r) for r in records], "source_key")
+
+
+async def test_incremental_runs_and_audit_rows(conn: asyncpg.Connection, fake_embedder: FakeEmbedder) -> None:
+    await _seed(conn, 40)
+    first = await embed_movies(conn, fake_embedder, batch_size=16)
+    assert (first.embedded, first.skipped, first.failed, first.title_only) == (41, 0, 0, 1)
+    second = await embed_movies(conn, fake_embedder, batch_size=16)
+    assert (second.embedded, second.skipped) == (0, 41)
+    # The vector stored is exactly what the embedder produced for the recipe's text.
+    row = await conn.fetchrow("SELECT * FROM movies WHERE source_key = '7'")
+    expected = fake_embedder.vector(embedding_text(MovieContent(title="Film 7", year=2007,
+                                                                overview="Overview number 7.", genres=["Drama"])))
+    assert np.allclose(row["embedding"].to_numpy(), expected)
+    assert row["embedding_model"] == "fake-embedder" and row["embedded_hash"] == row["content_hash"]
+    runs = await conn.fetch("SELECT * FROM embedding_runs ORDER BY id")
+    assert [(r["status"], r["embedded"], r["skipped"], r["title_only"]) for r in runs] == [
+        ("succeeded", 41, 0, 1), ("succeeded", 0, 41, 0)]
+    assert all(r["finished_at"] >= r["started_at"] for r in runs)
+
+
+async def test_editing_one_overview_re_embeds_exactly_that_movie(
+    conn: asyncpg.Connection, fake_embedder: FakeEmbedder
+) -> None:
+    await _seed(conn, 30)
+    await embed_movies(conn, fake_embedder)
+    edited = MovieRecord(title="Film 3", year=2003, overview="A brand new overview.", source="t", source_key="3",
+                         genres=("Drama",))
+    await import_movies(conn, [("edit", edited)], "source_key")
+    before = await conn.fetchval("SELECT embedded_at FROM movies WHERE source_key = '4'")
+    result = await embed_movies(conn, fake_embedder)
+    assert (result.embedded, result.skipped) == (1, 30)
+    assert await conn.fetchval("SELECT embedded_at FROM movies WHERE source_key = '4'") == before
+    row = await conn.fetchrow("SELECT embedding, embedded_hash, content_hash FROM movies WHERE source_key = '3'")
+    assert row["embedded_hash"] == row["content_hash"]
+    assert np.allclose(row["embedding"].to_numpy(), fake_embedder.vector(embedding_text(edited.content)))
+
+
+async def test_other_model_and_full_rerun(conn: asyncpg.Connection, fake_embedder: FakeEmbedder) -> None:
+    await _seed(conn, 10)
+    await embed_movies(conn, fake_embedder)
+    other = FakeEmbedder(model_name="another-model")
+    assert (await embed_movies(conn, other)).embedded == 11
+    assert (await embed_movies(conn, other)).embedded == 0
+    assert (await embed_movies(conn, other, full=True)).embedded == 11
+
+
+async def test_interrupted_run_resumes_where_it_stopped(conn: asyncpg.Connection, fake_embedder: FakeEmbedder) -> None:
+    await _seed(conn, 50)
+    partial = await embed_movies(conn, fake_embedder, batch_size=10, max_batches=2)
+    assert partial.embedded == 20
+    fake_embedder.calls.clear()
+    rest = await embed_movies(conn, fake_embedder, batch_size=10)
+    assert (rest.embedded, rest.skipped) == (31, 20)
+    assert sum(fake_embedder.calls) == 31  # nothing embedded twice
+
+
+async def test_cancelled_run_is_recorded_and_keeps_committed_batches(conn: asyncpg.Connection) -> None:
+    await _seed(conn, 60)
+
+    class Slow(FakeEmbedder):
+        def encode(self, texts):  # type: ignore[no-untyped-def]
+            import time
+
+            time.sleep(0.2)
+            return super().encode(texts)
+
+    task = asyncio.create_task(embed_movies(conn, Slow(), batch_size=10))
+    await asyncio.sleep(0.75)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    run = await conn.fetchrow("SELECT * FROM embedding_runs ORDER BY id DESC LIMIT 1")
+    stored = await conn.fetchval("SELECT count(*) FROM movies WHERE embedding IS NOT NULL")
+    assert run["status"] == "interrupted" and run["embedded"] == stored
+    assert 0 < stored < 61 and stored % 10 == 0  # whole batches only
+    assert (await embed_movies(conn, FakeEmbedder(), batch_size=10)).embedded == 61 - stored
+
+
+async def test_a_text_that_fails_costs_only_itself(conn: asyncpg.Connection) -> None:
+    await _seed(conn, 8)
+    result = await embed_movies(conn, FakeEmbedder(fail_on="Film 5"))
+    assert (result.embedded, result.failed) == (8, 1)
+    assert await conn.fetchval("SELECT embedding IS NULL FROM movies WHERE source_key = '5'")
+
+
+async def test_two_runs_never_overlap(conn: asyncpg.Connection, database_url: str) -> None:
+    from app.database import connect
+
+    await _seed(conn, 5)
+    other = await connect(database_url)
+    try:
+        await other.execute("SELECT pg_advisory_lock(7361044202)")
+        with pytest.raises(EmbeddingBusy):
+            await embed_movies(conn, FakeEmbedder())
+    finally:
+        await other.close()
+    assert (await embed_movies(conn, FakeEmbedder())).embedded == 6
+
+
+@pytest.mark.model
+async def test_real_model_neighbours_make_sense(conn: asyncpg.Connection, model: SentenceTransformerEmbedder) -> None:
+    await import_demo(conn)
+    result = await embed_movies(conn, model)
+    assert result.embedded >= 150
+    norms = await conn.fetchval("SELECT max(abs(vector_norm(embedding) - 1)) FROM movies")
+    assert norms < 1e-4
+
+    async def nearest(tmdb_id: int, k: int) -> list[str]:
+        rows = await conn.fetch(
+            "SELECT m.title FROM movies m, movies x WHERE x.tmdb_id = $1 AND m.id <> x.id "
+            "ORDER BY m.embedding <=> x.embedding LIMIT $2", tmdb_id, k)
+        return [r["title"] for r in rows]
+
+    assert {"Toy Story 2", "Toy Story 3"} <= set(await nearest(862, 3))
+    assert "The Lord of the Rings: The Two Towers" in await nearest(120, 3)
+    assert "The Godfather Part II" in await nearest(238, 3)

@@ -1,0 +1,111 @@
+"""Migrations, the dimension guard, the vector index and `doctor`, against a real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import pytest
+
+from app.catalogue_admin import doctor
+from app.database import connect
+from app.embedding import embed_movies
+from app.importers.demo import import_demo
+from app.migrations import DimensionMismatch, check_dimension, column_dimension, migrate, resize_embedding_column
+from app.settings import Settings
+from app.vector_index import INDEX_NAME, describe_index, ensure_index, ivfflat_lists, ivfflat_probes
+from tests.fakes import FakeEmbedder
+
+
+async def test_migrations_apply_once_even_when_run_concurrently(database_url: str) -> None:
+    first, second = await connect(database_url, vector=False), await connect(database_url, vector=False)
+    try:
+        applied = await asyncio.gather(migrate(first, 384), migrate(second, 384))
+        assert sorted(len(a) for a in applied) == [0, 1]  # one applied it, the other waited and found nothing
+        assert await migrate(first, 384) == []
+        assert await first.fetchval("SELECT count(*) FROM schema_migrations") == 1
+        assert await column_dimension(first) == 384
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_dimension_mismatch_is_refused_with_both_numbers_and_the_fix(conn: asyncpg.Connection) -> None:
+    await check_dimension(conn, "all-MiniLM-L6-v2", 384)
+    with pytest.raises(DimensionMismatch) as error:
+        await check_dimension(conn, "all-mpnet-base-v2", 768)
+    message = str(error.value)
+    assert "384" in message and "768" in message and "movierec resize-embeddings" in message
+    assert await resize_embedding_column(conn, 768) == 384
+    await check_dimension(conn, "all-mpnet-base-v2", 768)
+
+
+async def test_column_dimension_reads_the_typmod(conn: asyncpg.Connection) -> None:
+    # information_schema only says USER-DEFINED; format_type keeps vector(384).
+    assert await conn.fetchval(
+        "SELECT data_type FROM information_schema.columns WHERE table_name = 'movies' AND column_name = 'embedding'"
+    ) == "USER-DEFINED"
+    assert await column_dimension(conn) == 384
+
+
+def test_ivfflat_sizing() -> None:
+    assert ivfflat_lists(500) == 1
+    assert ivfflat_lists(36_273) == 36
+    assert ivfflat_lists(1_000_000) == 1000
+    assert ivfflat_lists(4_000_000) == 2000
+    assert ivfflat_probes(Settings(), 36) == 6
+    assert ivfflat_probes(Settings(ivfflat_probes=3), 36) == 3
+
+
+async def _embedded_demo(conn: asyncpg.Connection) -> None:
+    await import_demo(conn)
+    await embed_movies(conn, FakeEmbedder(model_name="all-MiniLM-L6-v2"))
+
+
+async def test_hnsw_build_keep_and_rebuild(conn: asyncpg.Connection) -> None:
+    await _embedded_demo(conn)
+    settings = Settings()
+    built = await ensure_index(conn, settings)
+    assert built.action == "built" and built.info is not None
+    assert (built.info.method, built.info.opclass, built.info.valid) == ("hnsw", "vector_cosine_ops", True)
+    assert built.info.options == {"m": "16", "ef_construction": "64"}
+    assert (await ensure_index(conn, settings)).action == "kept"
+    assert (await ensure_index(conn, settings, rebuild=True)).action == "rebuilt"
+    changed = await ensure_index(conn, Settings(index_metric="l2", hnsw_m=8, hnsw_ef_construction=32))
+    assert changed.action == "rebuilt" and changed.info is not None
+    assert (changed.info.opclass, changed.info.options["m"]) == ("vector_l2_ops", "8")
+
+
+async def test_ivfflat_is_not_built_on_a_small_table(conn: asyncpg.Connection) -> None:
+    await _embedded_demo(conn)
+    skipped = await ensure_index(conn, Settings(index_type="ivfflat"))
+    assert skipped.action == "skipped" and "exact scan" in skipped.message
+    assert await describe_index(conn) is None
+    built = await ensure_index(conn, Settings(index_type="ivfflat", ivfflat_min_rows=100, index_metric="inner_product"))
+    assert built.info is not None and (built.info.method, built.info.opclass) == ("ivfflat", "vector_ip_ops")
+    assert built.info.options == {"lists": "1"}
+
+
+async def test_doctor_finds_an_invalid_or_dropped_index_and_index_repairs_it(conn: asyncpg.Connection) -> None:
+    await _embedded_demo(conn)
+    settings = Settings()
+    await ensure_index(conn, settings)
+    checks = {c.name: c for c in await doctor(conn, settings)}
+    assert all(c.ok for c in checks.values()), [c.line() for c in checks.values()]
+    # What a failed CREATE INDEX CONCURRENTLY leaves behind: an index marked invalid.
+    await conn.execute(f"UPDATE pg_index SET indisvalid = false WHERE indexrelid = '{INDEX_NAME}'::regclass")
+    check = {c.name: c for c in await doctor(conn, settings)}["vector index"]
+    assert not check.ok and "INVALID" in check.detail and "movierec index --rebuild" in check.fix
+    repaired = await ensure_index(conn, settings)
+    assert "dropped invalid index" in repaired.message and repaired.info is not None and repaired.info.valid
+    await conn.execute(f"DROP INDEX {INDEX_NAME}")
+    check = {c.name: c for c in await doctor(conn, settings)}["vector index"]
+    assert not check.ok and check.detail == "missing" and check.fix == "run `movierec index`"
+
+
+async def test_doctor_reports_coverage_and_stale_statistics(conn: asyncpg.Connection) -> None:
+    await import_demo(conn)
+    checks = {c.name: c for c in await doctor(conn, Settings())}
+    assert not checks["coverage"].ok and checks["coverage"].fix == "run `movierec embed`"
+    assert not checks["planner statistics"].ok
+    assert checks["pgvector extension"].ok and checks["pgvector extension"].detail.startswith("version 0.8")
