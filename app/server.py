@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypedDict
 
 import asyncpg
@@ -98,14 +98,17 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"ready": True})
 
 
+PoolFactory = Callable[[str, int], Awaitable[asyncpg.Pool]]
+
+
 def create_app(
     settings: Settings | None = None,
     *,
-    pool: asyncpg.Pool | None = None,
+    pool_factory: PoolFactory | None = None,
     embedder: Embedder | None = None,
     load_model: bool = True,
 ) -> Starlette:
-    """The API. Tests may pass their own pool and embedder; otherwise the lifespan makes them."""
+    """The API. Tests may pass a pool factory (run inside the lifespan) and an embedder."""
     from strawberry.asgi import GraphQL  # the app factory is the one place app/ mounts the schema
 
     from schema import build_schema
@@ -120,12 +123,25 @@ def create_app(
         async def get_context(self, request: Any, response: Any) -> Any:
             return build_context(request, request.state.services)
 
+        async def process_result(self, request: Any, result: Any) -> Any:
+            # Parse errors never reach the schema extensions; give every error a stable code here.
+            response = await super().process_result(request, result)
+            errors: list[dict[str, Any]] = list(response.get("errors") or [])  # type: ignore[arg-type]
+            for error in errors:
+                code = (
+                    "GRAPHQL_PARSE_FAILED"
+                    if error["message"].startswith("Syntax Error")
+                    else "GRAPHQL_VALIDATION_FAILED"
+                )
+                error.setdefault("extensions", {}).setdefault("code", code)
+            return response
+
     graphql_app = MovierecGraphQL(schema, graphql_ide=None if production else "graphiql")
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
-        own_pool = pool is None
-        active = pool or await create_pool(await resolve_database_url(settings), max_size=settings.pool_size)
+        make_pool = pool_factory or (lambda dsn, size: create_pool(dsn, max_size=size))
+        active = await make_pool(await resolve_database_url(settings), settings.pool_size)
         try:
             async with active.acquire() as conn:
                 if await pending_migrations(conn):
@@ -136,8 +152,7 @@ def create_app(
                 model = await asyncio.to_thread(load_embedder, settings)
             yield {"services": await build_services(settings, active, model, load_secret(settings))}
         finally:
-            if own_pool:
-                await active.close()
+            await active.close()
 
     async def schema_sdl(request: Request) -> Response:
         return PlainTextResponse(sdl, media_type="text/plain; charset=utf-8")

@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 import numpy as np
+from pgvector import Vector
 
 from app.ranking import Candidate
 from app.settings import Metric, Settings
@@ -137,7 +138,9 @@ class VectorSearch:
         """k-NN for several query vectors in one round trip; with `unseen_by_key`, keys are user ids."""
         if not keys:
             return {}
-        params = [list(keys), list(vectors), *movie_filter.params(), list(exclude), unseen_by_key, limit]
+        # An array of vectors travels as pgvector Vector objects (the codec's array form).
+        arrays = [Vector(np.asarray(v, dtype=np.float32)) for v in vectors]
+        params = [list(keys), arrays, *movie_filter.params(), list(exclude), unseen_by_key, limit]
         async with self.transaction(conn):
             rows = await conn.fetch(sql.NEAREST_MANY[self.metric], *params)
         grouped: dict[int, list[Candidate]] = {key: [] for key in keys}

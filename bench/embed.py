@@ -73,9 +73,19 @@ async def _pipeline(path: Path, batch: int) -> dict[str, float]:
 def _run_phase(phase: str, path: Path, batch: int) -> dict[str, float]:
     out = subprocess.run(
         [sys.executable, "-m", "bench.embed", "--phase", phase, "--file", str(path), "--batch", str(batch)],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def _row(label: str, run: dict[str, float]) -> str:
+    return f"| {label} | {int(run['movies'])} | {run['seconds']:.1f} | {run['rate']:.1f} | {run['peak_rss_mib']:.0f} |"
+
+
+def _rates(runs: list[dict[str, float]]) -> str:
+    return ", ".join(f"{r['rate']:.1f}" for r in runs)
 
 
 def main() -> None:
@@ -101,21 +111,24 @@ def main() -> None:
             print(phase, runs[phase][-1], flush=True)
     best = {phase: max(results, key=lambda r: r["rate"]) for phase, results in runs.items()}
     ratio = best["pipeline"]["rate"] / best["encode"]["rate"]
-    body = f"""## Embedding pipeline (`make bench`, bench/embed.py)
-
-{machine_facts()}
-Input: `{args.file.name}` ({int(best["encode"]["movies"])} movies), all-MiniLM-L6-v2 on the CPU, model batch 64,
-pipeline batches of {args.batch} committed one at a time. Best of {args.repeat} alternating runs per phase, each phase in
-its own process (peak RSS is that process's).
-
-| phase | movies | seconds | movies/s | peak RSS (MiB) |
-|---|---:|---:|---:|---:|
-| bare `encode` (baseline) | {int(best["encode"]["movies"])} | {best["encode"]["seconds"]:.1f} | {best["encode"]["rate"]:.1f} | {best["encode"]["peak_rss_mib"]:.0f} |
-| pipeline: read, embed, COPY, UPDATE | {int(best["pipeline"]["movies"])} | {best["pipeline"]["seconds"]:.1f} | {best["pipeline"]["rate"]:.1f} | {best["pipeline"]["peak_rss_mib"]:.0f} |
-
-Pipeline / bare encode: **{ratio:.2f}x** (target: at least 0.90x).
-All runs (movies/s): encode {", ".join(f"{r['rate']:.1f}" for r in runs["encode"])}; pipeline {", ".join(f"{r['rate']:.1f}" for r in runs["pipeline"])}.
-"""
+    body = "\n".join(
+        [
+            "## Embedding pipeline (`make bench`, bench/embed.py)",
+            "",
+            machine_facts(),
+            f"Input: `{args.file.name}` ({int(best['encode']['movies'])} movies), all-MiniLM-L6-v2 on the CPU, "
+            f"model batch 64, pipeline batches of {args.batch} committed one at a time. Best of {args.repeat} "
+            "alternating runs per phase, each phase in its own process (peak RSS is that process's).",
+            "",
+            "| phase | movies | seconds | movies/s | peak RSS (MiB) |",
+            "|---|---:|---:|---:|---:|",
+            _row("bare `encode` (baseline)", best["encode"]),
+            _row("pipeline: read, embed, COPY, UPDATE", best["pipeline"]),
+            "",
+            f"Pipeline / bare encode: **{ratio:.2f}x** (target: at least 0.90x).",
+            "All runs (movies/s): encode " + _rates(runs["encode"]) + "; pipeline " + _rates(runs["pipeline"]) + ".",
+        ]
+    )
     write_section("embed", body)
     print(body)
 

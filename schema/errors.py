@@ -35,10 +35,21 @@ class StableErrors(MaskErrors):
                 original_error=None,
                 extensions={"code": original.code},
             )
-        if original is None or (error.extensions or {}).get("code"):
-            # Syntax, validation and permission errors: safe to show as they are.
-            code = (error.extensions or {}).get("code", "GRAPHQL_VALIDATION_FAILED")
-            error.extensions = {**(error.extensions or {}), "code": code}
+        if (error.extensions or {}).get("code"):
+            return error  # permission errors carry their own code
+        if isinstance(original, GraphQLError):
+            # A variable that cannot be coerced (NaN, infinity, a string for a Float): the caller's input.
+            return GraphQLError(
+                error.message,
+                error.nodes,
+                error.source,
+                error.positions,
+                error.path,
+                extensions={"code": "BAD_USER_INPUT"},
+            )
+        if original is None:
+            # Syntax and validation errors: safe to show as they are.
+            error.extensions = {**(error.extensions or {}), "code": "GRAPHQL_VALIDATION_FAILED"}
             return error
         log.error("unexpected error in request %s at %s", request_id, error.path, exc_info=original)
         return GraphQLError(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import strawberry
 
 from app.catalogue import upsert_movie
@@ -36,7 +38,8 @@ class Mutation:
         movie_id = parse_id(input.id) if input.id is not None else None
         async with info.context.services.pool.acquire() as conn, conn.transaction():
             saved_id, _ = await upsert_movie(conn, movie_id, record)
-        info.context.movies.clear(saved_id)
+        with contextlib.suppress(KeyError):  # Strawberry's clear() raises for keys never loaded
+            info.context.movies.clear(saved_id)
         row = await info.context.movies.load(saved_id)
         assert row is not None
         return Movie.from_row(row)

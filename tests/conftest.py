@@ -7,6 +7,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -80,3 +81,46 @@ def shared_data() -> Iterator[Path]:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data not found at {SHARED_DATA}")
     yield SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def demo_template(server_uri: str, model: SentenceTransformerEmbedder) -> str:
+    """The demo catalogue, embedded by the real model and indexed, as a template database."""
+    from tests.api_support import TEMPLATE, build_demo_template
+
+    build_demo_template(server_uri, model)
+    return TEMPLATE
+
+
+@pytest.fixture
+def demo_database_url(server_uri: str, demo_template: str) -> Iterator[str]:
+    """A fresh copy of the demo template for one test."""
+    import asyncio
+
+    name = f"demo_{uuid.uuid4().hex[:12]}"
+
+    async def create() -> None:
+        admin = await asyncpg.connect(server_uri)
+        try:
+            await admin.execute(f"CREATE DATABASE {name} TEMPLATE {demo_template}")
+        finally:
+            await admin.close()
+
+    async def drop() -> None:
+        admin = await asyncpg.connect(server_uri)
+        try:
+            await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        finally:
+            await admin.close()
+
+    asyncio.run(create())
+    yield with_database(server_uri, name)
+    asyncio.run(drop())
+
+
+@pytest.fixture
+def api(demo_database_url: str, model: SentenceTransformerEmbedder, tmp_path: Path) -> Iterator[Any]:
+    """The API running on a fresh demo database."""
+    from tests.api_support import running_api
+
+    yield from running_api(demo_database_url, model, tmp_path / "movierec")

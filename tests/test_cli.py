@@ -26,8 +26,14 @@ def movierec(database_url: str, *args: str, **env: str) -> subprocess.CompletedP
 def test_concurrent_migrate_commands(database_url: str) -> None:
     environment = {**os.environ, "DATABASE_URL": database_url}
     procs = [
-        subprocess.Popen([sys.executable, "-m", "app", "migrate"], cwd=ROOT, env=environment,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-m", "app", "migrate"],
+            cwd=ROOT,
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(2)
     ]
     outputs = sorted(p.communicate(timeout=120)[0].strip() for p in procs)

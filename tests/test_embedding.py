@@ -19,8 +19,13 @@ from tests.fakes import FakeEmbedder
 
 def test_recipe_puts_short_fields_first_and_clips_long_overviews() -> None:
     movie = MovieContent(
-        title="Inception", year=2010, overview="word " * 400, genres=["Action"], director="Christopher Nolan",
-        cast=[f"Actor {i}" for i in range(20)], keywords=["dream"],
+        title="Inception",
+        year=2010,
+        overview="word " * 400,
+        genres=["Action"],
+        director="Christopher Nolan",
+        cast=[f"Actor {i}" for i in range(20)],
+        keywords=["dream"],
     )
     text = embedding_text(movie)
     assert text.startswith("Inception (2010). Genres: Action. Directed by Christopher Nolan. Starring Actor 0,")
@@ -32,8 +37,14 @@ def test_recipe_puts_short_fields_first_and_clips_long_overviews() -> None:
 
 async def _seed(conn: asyncpg.Connection, count: int) -> None:
     records = [
-        MovieRecord(title=f"Film {i}", year=2000 + i % 20, overview=f"Overview number {i}.", source="t",
-                    source_key=str(i), genres=("Drama",) if i % 3 else ())
+        MovieRecord(
+            title=f"Film {i}",
+            year=2000 + i % 20,
+            overview=f"Overview number {i}.",
+            source="t",
+            source_key=str(i),
+            genres=("Drama",) if i % 3 else (),
+        )
         for i in range(count)
     ]
     records.append(MovieRecord(title="Only A Title", source="t", source_key="bare"))
@@ -48,13 +59,16 @@ async def test_incremental_runs_and_audit_rows(conn: asyncpg.Connection, fake_em
     assert (second.embedded, second.skipped) == (0, 41)
     # The vector stored is exactly what the embedder produced for the recipe's text.
     row = await conn.fetchrow("SELECT * FROM movies WHERE source_key = '7'")
-    expected = fake_embedder.vector(embedding_text(MovieContent(title="Film 7", year=2007,
-                                                                overview="Overview number 7.", genres=["Drama"])))
+    expected = fake_embedder.vector(
+        embedding_text(MovieContent(title="Film 7", year=2007, overview="Overview number 7.", genres=["Drama"]))
+    )
     assert np.allclose(row["embedding"].to_numpy(), expected)
     assert row["embedding_model"] == "fake-embedder" and row["embedded_hash"] == row["content_hash"]
     runs = await conn.fetch("SELECT * FROM embedding_runs ORDER BY id")
     assert [(r["status"], r["embedded"], r["skipped"], r["title_only"]) for r in runs] == [
-        ("succeeded", 41, 0, 1), ("succeeded", 0, 41, 0)]
+        ("succeeded", 41, 0, 1),
+        ("succeeded", 0, 41, 0),
+    ]
     assert all(r["finished_at"] >= r["started_at"] for r in runs)
 
 
@@ -63,8 +77,9 @@ async def test_editing_one_overview_re_embeds_exactly_that_movie(
 ) -> None:
     await _seed(conn, 30)
     await embed_movies(conn, fake_embedder)
-    edited = MovieRecord(title="Film 3", year=2003, overview="A brand new overview.", source="t", source_key="3",
-                         genres=("Drama",))
+    edited = MovieRecord(
+        title="Film 3", year=2003, overview="A brand new overview.", source="t", source_key="3", genres=("Drama",)
+    )
     await import_movies(conn, [("edit", edited)], "source_key")
     before = await conn.fetchval("SELECT embedded_at FROM movies WHERE source_key = '4'")
     result = await embed_movies(conn, fake_embedder)
@@ -148,7 +163,10 @@ async def test_real_model_neighbours_make_sense(conn: asyncpg.Connection, model:
     async def nearest(tmdb_id: int, k: int) -> list[str]:
         rows = await conn.fetch(
             "SELECT m.title FROM movies m, movies x WHERE x.tmdb_id = $1 AND m.id <> x.id "
-            "ORDER BY m.embedding <=> x.embedding LIMIT $2", tmdb_id, k)
+            "ORDER BY m.embedding <=> x.embedding LIMIT $2",
+            tmdb_id,
+            k,
+        )
         return [r["title"] for r in rows]
 
     assert {"Toy Story 2", "Toy Story 3"} <= set(await nearest(862, 3))

@@ -21,8 +21,11 @@ from tests.conftest import FIXTURES
 async def test_wikipedia_import_counts_skips_and_is_idempotent(conn: asyncpg.Connection) -> None:
     summary = await import_file(conn, "wikipedia", FIXTURES / "wikipedia_sample.json")
     assert (summary.inserted, summary.updated, summary.unchanged, summary.skipped) == (4, 0, 0, 3)
-    assert summary.reasons == {"title is missing": 1, "year 'nineteen' is not a number": 1,
-                               "duplicate of an earlier row": 1}
+    assert summary.reasons == {
+        "title is missing": 1,
+        "year 'nineteen' is not a number": 1,
+        "duplicate of an earlier row": 1,
+    }
     # Each skipped row is reported with its file and line.
     assert "wikipedia_sample.json:13: title is missing" in summary.examples
     assert any(e.startswith("wikipedia_sample.json:15 (first at wikipedia_sample.json:11)") for e in summary.examples)
@@ -80,8 +83,11 @@ def test_json_stream_counts_lines_across_chunk_boundaries(monkeypatch: pytest.Mo
 async def test_tmdb_import_joins_credits_and_reports_bad_rows(conn: asyncpg.Connection) -> None:
     summary = await import_file(conn, "tmdb", FIXTURES / "tmdb" / "tmdb_5000_movies.csv")
     assert (summary.inserted, summary.skipped) == (3, 3)
-    assert summary.reasons == {"genres is not valid JSON (Expecting value)": 1, "id 'abc' is not an integer": 1,
-                               "title is missing": 1}
+    assert summary.reasons == {
+        "genres is not valid JSON (Expecting value)": 1,
+        "id 'abc' is not an integer": 1,
+        "title is missing": 1,
+    }
     # Line numbers are where each record starts, even after a quoted field spanning two lines.
     assert "tmdb_5000_movies.csv:6: id 'abc' is not an integer" in summary.examples
     orbit = await conn.fetchrow("SELECT * FROM movies WHERE tmdb_id = 9002")
@@ -117,7 +123,9 @@ def test_movielens_title_normalisation() -> None:
     assert title_variants("Matrix, The (1999)") == (["matrix"], 1999)
     assert title_variants("Seven (a.k.a. Se7en) (1995)") == (["seven", "se7en"], 1995)
     assert title_variants("Star Wars: Episode IV - A New Hope (1977)")[0] == [
-        "star wars episode iv a new hope", "star wars"]
+        "star wars episode iv a new hope",
+        "star wars",
+    ]
     assert normalise_title("Amélie") == normalise_title("Amelie")
     assert normalise_title("The Matrix") == normalise_title("Matrix, The")
 
@@ -129,8 +137,11 @@ async def test_movielens_matches_by_title_and_year_and_never_invents(conn: async
     summary = await import_movielens(conn, FIXTURES / "movielens")
     assert summary.extra["movies matched"] == "5 of 6 (83.3%)"
     assert summary.extra["ratings matched"] == "6 of 9 (66.7%)"
-    assert summary.reasons == {"movie not in the catalogue": 1, "rating '7.0' is not 0.5-5.0 in steps of 0.5": 1,
-                               "rating 'abc' is not a number": 1}
+    assert summary.reasons == {
+        "movie not in the catalogue": 1,
+        "rating '7.0' is not 0.5-5.0 in steps of 0.5": 1,
+        "rating 'abc' is not a number": 1,
+    }
     assert summary.inserted == 6
     assert await conn.fetchval("SELECT count(*) FROM movies") == movies_before
     assert await conn.fetchval("SELECT count(*) FROM ratings") == ratings_before + 6
@@ -139,7 +150,13 @@ async def test_movielens_matches_by_title_and_year_and_never_invents(conn: async
         "JOIN movies m ON m.id = r.movie_id WHERE u.source = 'movielens' ORDER BY 1, 2"
     )
     assert [(r["source_key"], r["tmdb_id"], float(r["rating"])) for r in rows] == [
-        ("1", 278, 5.0), ("1", 27205, 4.5), ("2", 550, 3.5), ("2", 603, 4.0), ("2", 807, 2.5), ("3", 278, 1.0)]
+        ("1", 278, 5.0),
+        ("1", 27205, 4.5),
+        ("2", 550, 3.5),
+        ("2", 603, 4.0),
+        ("2", 807, 2.5),
+        ("3", 278, 1.0),
+    ]
     again = await import_movielens(conn, FIXTURES / "movielens")
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, 6)
 

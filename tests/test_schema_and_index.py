@@ -42,9 +42,12 @@ async def test_dimension_mismatch_is_refused_with_both_numbers_and_the_fix(conn:
 
 async def test_column_dimension_reads_the_typmod(conn: asyncpg.Connection) -> None:
     # information_schema only says USER-DEFINED; format_type keeps vector(384).
-    assert await conn.fetchval(
-        "SELECT data_type FROM information_schema.columns WHERE table_name = 'movies' AND column_name = 'embedding'"
-    ) == "USER-DEFINED"
+    assert (
+        await conn.fetchval(
+            "SELECT data_type FROM information_schema.columns WHERE table_name = 'movies' AND column_name = 'embedding'"
+        )
+        == "USER-DEFINED"
+    )
     assert await column_dimension(conn) == 384
 
 

@@ -59,7 +59,7 @@ def nearest(metric: Metric, query_vector: str, *, exact: bool = False) -> str:
     return f"""
 SELECT {MOVIE_COLUMNS}, m.embedding, {distance} AS distance
 FROM movies m
-WHERE m.embedding IS NOT NULL AND {_filter(2)}
+WHERE m.embedding IS NOT NULL AND {query_vector} IS NOT NULL AND {_filter(2)}
   AND NOT (m.id = ANY($7::bigint[]))
   AND ($8::bigint IS NULL OR NOT EXISTS (SELECT 1 FROM ratings x WHERE x.user_id = $8 AND x.movie_id = m.id))
 ORDER BY {order}

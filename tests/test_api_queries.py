@@ -1,0 +1,77 @@
+"""SQL behind the API: bounded round trips (no N+1), the index really used, settings kept local."""
+
+from __future__ import annotations
+
+import asyncpg
+import pytest
+
+from app.database import connect
+from app.settings import Settings
+from app.sql import movies as sql
+from app.vector_search import VectorSearch
+from tests.api_support import Api
+
+pytestmark = pytest.mark.model
+
+
+def test_round_trips_do_not_grow_with_the_limit_or_the_batch(api: Api) -> None:
+    similar = '{ similarMovies(movieId: "1", limit: %d) { items { movie { title } } } }'
+    assert api.count_queries(similar % 3) == api.count_queries(similar % 60) <= 4
+    recommend = "{ recommendations(limit: %d, diversity: 0.3) { items { movie { title } } } }"
+    # ratings, then BEGIN+SET LOCAL, k-NN, COMMIT; plus one exact-scan retry when the catalogue has
+    # fewer unseen movies than the candidate pool (60 x 5 here).
+    assert api.count_queries(recommend % 3, user=1) <= api.count_queries(recommend % 60, user=1) <= 5
+    batch = "{ recommendationsForUsers(userIds: [%s], limit: 5) { userId items { movie { id } } } }"
+    one = api.count_queries(batch % '"1"', user=9, admin=True)
+    five = api.count_queries(batch % '"1", "2", "3", "4", "5"', user=9, admin=True)
+    assert one <= five <= 6  # the cold-start user adds one query, whatever the number of users
+    examples = (
+        '{ recommendationsForMovies(positive: ["1", "2", "3"], strategy: BEST_SCORE, limit: 9) { items { rank } } }'
+    )
+    assert api.count_queries(examples) <= 5
+
+
+def test_nested_lookups_are_batched(api: Api) -> None:
+    query = "{ viewer { ratings { rating movie { title genres } } } }"
+    few = api.count_queries(query, user=4)
+    for movie_id in range(20, 40):
+        api.data('mutation { rateMovie(movieId: "%d", rating: 3) { rating } }' % movie_id, user=4)
+    many = api.count_queries(query, user=4)
+    assert few == many <= 3  # user, ratings, movies: one query each
+
+
+async def _plan(database_url: str, statement: str, *args: object) -> str:
+    conn = await connect(database_url)
+    try:
+        async with conn.transaction():
+            # The demo catalogue is small enough that a sequential scan is cheaper; take it away to
+            # see what the query *can* use.
+            await conn.execute("SET LOCAL enable_seqscan = off")
+            rows = await conn.fetch("EXPLAIN " + statement, *args)
+        return "\n".join(r[0] for r in rows)
+    finally:
+        await conn.close()
+
+
+async def test_the_hnsw_index_serves_the_query_and_the_exact_form_does_not(demo_database_url: str) -> None:
+    params = [None, None, None, None, None, [1], None, 10]
+    by_movie = await _plan(demo_database_url, sql.NEAREST[("cosine", sql.MOVIE_VECTOR, False)], 1, *params)
+    assert "Index Scan using movies_embedding_idx" in by_movie
+    exact = await _plan(demo_database_url, sql.NEAREST[("cosine", sql.MOVIE_VECTOR, True)], 1, *params)
+    assert "movies_embedding_idx" not in exact
+
+
+async def test_search_settings_stay_inside_the_transaction(demo_database_url: str) -> None:
+    search = VectorSearch(Settings(hnsw_ef_search=123))
+    conn = await connect(demo_database_url)
+    try:
+        async with search.transaction(conn):
+            assert await conn.fetchval("SHOW hnsw.ef_search") == "123"
+            assert await conn.fetchval("SHOW hnsw.iterative_scan") == "strict_order"
+        assert await conn.fetchval("SHOW hnsw.ef_search") in {"", "40"}  # back to the default
+        with pytest.raises(asyncpg.PostgresError):
+            async with search.transaction(conn):
+                await conn.execute("SELECT 1/0")
+        assert not conn.is_in_transaction() and await conn.fetchval("SHOW hnsw.ef_search") in {"", "40"}
+    finally:
+        await conn.close()
