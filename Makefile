@@ -33,8 +33,11 @@ pytest: install
 
 test: lint typecheck pytest
 
+# Benchmarks read ../shared/data; the API benchmark drives the server with wrk (Debian's package).
 bench: install
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.embed
+	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.api
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -42,6 +42,13 @@ async def load_ratings_by_users(conn: asyncpg.Connection, ids: Sequence[int]) ->
     return [grouped[i] for i in ids]
 
 
+async def movie_id_by_tmdb_id(pool: asyncpg.Pool, tmdb_id: int | None) -> int | None:
+    """The catalogue id of a TMDB id, if the catalogue has it."""
+    async with pool.acquire() as conn:
+        found: int | None = await conn.fetchval(write_sql.MOVIE_ID_BY_TMDB_ID, tmdb_id)
+        return found
+
+
 @dataclass(frozen=True)
 class MoviePage:
     """One page of a title search and the cursor for the next."""

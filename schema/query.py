@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import strawberry
 
-from app.catalogue import list_movies
+from app.catalogue import list_movies, movie_id_by_tmdb_id
+from app.errors import BadUserInput
 from app.explain import explain
 from app.recommender import Ranked
 from app.stats import collect_stats
@@ -32,9 +33,12 @@ def as_list(ranked: Ranked) -> RecommendationList:
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="One movie by id (null when there is none).")
-    async def movie(self, info: Info, id: strawberry.ID) -> Movie | None:
-        row = await info.context.movies.load(parse_id(id))
+    @strawberry.field(description="One movie by id or by TMDB id (null when there is none).")
+    async def movie(self, info: Info, id: strawberry.ID | None = None, tmdb_id: int | None = None) -> Movie | None:
+        if (id is None) == (tmdb_id is None):
+            raise BadUserInput("give exactly one of id and tmdbId")
+        movie_id = parse_id(id) if id is not None else await movie_id_by_tmdb_id(info.context.services.pool, tmdb_id)
+        row = await info.context.movies.load(movie_id) if movie_id else None
         return Movie.from_row(row) if row else None
 
     @strawberry.field(description="Movies by title (case-insensitive substring), alphabetical, cursor-paginated.")

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.model
 
 ROOT = Path(__file__).resolve().parents[1]
 PUBLIC = {
-    "movie": '{ movie(id: "1") { title } }',
+    "movie": '{ movie(id: "1") { title } byTmdb: movie(tmdbId: 27205) { title } }',
     "movies": "{ movies(first: 2) { nodes { title } pageInfo { hasNextPage endCursor } } }",
     "similarMovies": '{ similarMovies(movieId: "1", limit: 2) { items { movie { title } } } }',
     "recommendationsForMovies": '{ recommendationsForMovies(positive: ["1"], limit: 2) { items { movie { id } } } }',
@@ -84,6 +84,7 @@ def test_bad_tokens(api: Api) -> None:
     ("query", "code"),
     [
         ('{ similarMovies(movieId: "1", limit: 0) { strategy } }', "BAD_USER_INPUT"),
+        ('{ movie(id: "1", tmdbId: 550) { title } }', "BAD_USER_INPUT"),
         ('{ similarMovies(movieId: "1", limit: 101) { strategy } }', "BAD_USER_INPUT"),
         ('{ similarMovies(movieId: "abc") { strategy } }', "BAD_USER_INPUT"),
         ('{ similarMovies(movieId: "1", diversity: 1.5) { strategy } }', "BAD_USER_INPUT"),

@@ -27,8 +27,11 @@ async def test_wikipedia_import_counts_skips_and_is_idempotent(conn: asyncpg.Con
         "duplicate of an earlier row": 1,
     }
     # Each skipped row is reported with its file and line.
-    assert "wikipedia_sample.json:13: title is missing" in summary.examples
-    assert any(e.startswith("wikipedia_sample.json:15 (first at wikipedia_sample.json:11)") for e in summary.examples)
+    assert "wikipedia_sample.json:13 (item 4): title is missing" in summary.examples
+    assert (
+        "wikipedia_sample.json:15 (item 6) (first at wikipedia_sample.json:11 (item 2)): duplicate of an earlier row"
+        in (summary.examples)
+    )
     robot = await conn.fetchrow("SELECT * FROM movies WHERE title = 'Robot Summer' AND year = 2012")
     assert robot["cast_members"] == ["C. Person"]  # the stray ")" is dropped
     assert robot["genres"] == ["Science Fiction", "Comedy"]

@@ -61,8 +61,9 @@ def parse_movie(item: Any) -> MovieRecord:
 def read_wikipedia(path: Path) -> Iterator[ParsedRow]:
     """Parse a .json or .json.gz file lazily; a malformed file raises MalformedFile."""
     with open_text(path) as stream:
-        for line, item in iter_json_objects(stream, path.name):
-            where = f"{path.name}:{line}"
+        for number, (line, item) in enumerate(iter_json_objects(stream, path.name), start=1):
+            # Many such files are a single line; the item number finds the row there too.
+            where = f"{path.name}:{line} (item {number})"
             try:
                 yield where, parse_movie(item)
             except RowError as error:

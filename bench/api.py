@@ -1,0 +1,270 @@
+"""API latency and throughput under wrk, with a raw Starlette + asyncpg route as the baseline in the same run.
+
+    python -m bench.api [--duration 8] [--clients 1,16] [--data-dir .movierec-bench]
+
+Needs the Wikipedia catalogue (and MovieLens ratings) embedded with an HNSW index in --data-dir;
+it builds that on first use (about 15 minutes on 2 cores). Results go to docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from app.auth import load_secret, mint_token
+from app.database import connect, resolve_database_url
+from app.settings import Settings
+from app.sql import movies as sql
+from bench.report import ROOT, SHARED_DATA, machine_facts, write_section
+
+OPERATIONS = {
+    "similarMovies": "query($id: ID!) { similarMovies(movieId: $id, limit: 10) { items { rank similarity movie { id title year } } } }",
+    "recommendations": "{ recommendations(limit: 10) { strategy items { score movie { id title } } } }",
+    "recommendationsForMovies": "query($p: [ID!]!) { recommendationsForMovies(positive: $p, limit: 10) { items { movie { id title } } } }",
+    "explainRecommendation": "query($id: ID!) { explainRecommendation(movieId: $id) { text similarToYourFavorites { yourRating movie { title } } } }",
+    "searchMovies": "query($q: String!) { searchMovies(query: $q, limit: 10) { items { movie { id title } } } }",
+}
+SEARCHES = [
+    "a heist inside dreams",
+    "space station disaster",
+    "small town murder mystery",
+    "talking animals",
+    "courtroom drama about justice",
+    "a musician chasing fame",
+    "haunted house",
+    "war in the pacific",
+]
+LUA = """
+local bodies = {%s}
+local auths = {%s}
+local path = "%s"
+request = function()
+  local i = math.random(#bodies)
+  local headers = {["Content-Type"] = "application/json"}
+  if auths[i] ~= "" then headers["Authorization"] = auths[i] end
+  return wrk.format("POST", path, headers, bodies[i])
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('RESULT {"requests": %%d, "duration_us": %%d, "errors": %%d, "p50": %%f, "p95": %%f, "p99": %%f}\\n',
+    summary.requests, summary.duration, e.connect + e.read + e.write + e.status + e.timeout,
+    latency:percentile(50), latency:percentile(95), latency:percentile(99)))
+end
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _lua_string(text: str) -> str:
+    return json.dumps(text)  # a JSON string literal is a valid Lua string literal for this ASCII text
+
+
+def _wrk(port: int, path: str, bodies: list[str], auths: list[str], clients: int, duration: int) -> dict[str, float]:
+    script = LUA % (", ".join(map(_lua_string, bodies)), ", ".join(map(_lua_string, auths)), path)
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(script)
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{clients}", f"-d{duration}s", "-s", handle.name, f"http://127.0.0.1:{port}{path}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    os.unlink(handle.name)
+    result = json.loads(next(line for line in out.splitlines() if line.startswith("RESULT "))[7:])
+    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    return dict(result)
+
+
+def _post(port: int, path: str, body: str, auth: str) -> dict[str, Any]:
+    headers = {"Content-Type": "application/json", **({"Authorization": auth} if auth else {})}
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body.encode(), headers=headers)
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return dict(json.loads(response.read()))
+
+
+def _wait_ready(port: int, path: str, timeout: float = 120) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2)
+            return
+        except urllib.error.HTTPError:
+            return  # the server answered
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError(f"server on port {port} did not become ready")
+
+
+def ensure_catalogue(data_dir: Path) -> None:
+    """Import, embed and index the Wikipedia + MovieLens catalogue once; later runs reuse it."""
+    env = {**os.environ, "MOVIEREC_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1"}
+    settings = Settings(data_dir=data_dir)
+
+    async def coverage() -> tuple[int, int]:
+        conn = await connect(await resolve_database_url(settings), vector=False)
+        try:
+            if not await conn.fetchval("SELECT to_regclass('movies') IS NOT NULL"):
+                return 0, 0
+            row = await conn.fetchrow("SELECT count(*), count(embedding) FROM movies")
+            return int(row[0]), int(row[1])
+        finally:
+            await conn.close()
+
+    total, embedded = asyncio.run(coverage())
+    if total >= 36_000 and embedded == total:
+        return
+    cli = [sys.executable, "-m", "app"]
+    steps = [
+        ["migrate"],
+        ["import", "wikipedia", str(SHARED_DATA / "wikipedia-movies" / "movies.json.gz")],
+        ["import", "movielens", str(SHARED_DATA / "movielens-small")],
+        ["embed"],
+        ["index"],
+    ]
+    for step in steps:
+        print("preparing:", "movierec", *step, flush=True)
+        subprocess.run([*cli, *step], env=env, check=True)
+
+
+async def _inputs(settings: Settings, seed: int) -> tuple[list[int], list[int], float]:
+    """Random embedded movie ids, users with ratings, and recall@10 of the index against an exact scan."""
+    conn = await connect(await resolve_database_url(settings))
+    try:
+        movies = [r[0] for r in await conn.fetch("SELECT id FROM movies WHERE embedding IS NOT NULL ORDER BY id")]
+        users = [r[0] for r in await conn.fetch("SELECT user_id FROM ratings GROUP BY user_id HAVING count(*) >= 5")]
+        rng = random.Random(seed)
+        sample, overlap = rng.sample(movies, 200), 0
+        params: list[Any] = [None, None, None, None, None]
+        for movie in sample:
+            async with conn.transaction():
+                await conn.execute("SET LOCAL hnsw.ef_search = 40; SET LOCAL hnsw.iterative_scan = strict_order")
+                fast = await conn.fetch(
+                    sql.NEAREST[("cosine", sql.MOVIE_VECTOR, False)], movie, *params, [movie], None, 10
+                )
+            exact = await conn.fetch(sql.NEAREST[("cosine", sql.MOVIE_VECTOR, True)], movie, *params, [movie], None, 10)
+            overlap += len({r["id"] for r in fast} & {r["id"] for r in exact})
+        return rng.sample(movies, 500), rng.sample(users, min(200, len(users))), overlap / (10 * len(sample))
+    finally:
+        await conn.close()
+
+
+def _bodies(
+    op: str, movies: list[int], users: list[int], secret: str, rng: random.Random
+) -> tuple[list[str], list[str]]:
+    """200 request bodies (and Authorization headers) for one operation."""
+    bodies, auths = [], []
+    for _ in range(200):
+        user = rng.choice(users)
+        auth = f"Bearer {mint_token(secret, user, ttl=timedelta(hours=2))}"
+        variables: dict[str, Any] = {
+            "similarMovies": {"id": str(rng.choice(movies))},
+            "recommendations": {},
+            "recommendationsForMovies": {"p": [str(m) for m in rng.sample(movies, 3)]},
+            "explainRecommendation": {"id": str(rng.choice(movies))},
+            "searchMovies": {"q": rng.choice(SEARCHES)},
+        }[op]
+        bodies.append(json.dumps({"query": OPERATIONS[op], "variables": variables}))
+        auths.append(auth if op in ("recommendations", "explainRecommendation") else "")
+    return bodies, auths
+
+
+def _start(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+
+
+def main() -> None:
+    """Measure every operation at each concurrency, and the raw baseline alongside."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--duration", type=int, default=8)
+    parser.add_argument("--clients", default="1,16")
+    parser.add_argument("--data-dir", type=Path, default=ROOT / ".movierec-bench")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    if not (SHARED_DATA / "wikipedia-movies" / "movies.json.gz").exists():
+        sys.exit(f"skipped: {SHARED_DATA} not found (the benchmark reads ../shared/data)")
+    data_dir = args.data_dir.resolve()
+    ensure_catalogue(data_dir)
+    settings = Settings(data_dir=data_dir)
+    movies, users, recall = asyncio.run(_inputs(settings, args.seed))
+    secret = load_secret(settings)
+    dsn = asyncio.run(resolve_database_url(settings))
+    env = {**os.environ, "MOVIEREC_DATA_DIR": str(data_dir), "DATABASE_URL": dsn, "HF_HUB_OFFLINE": "1"}
+    api_port, raw_port = _free_port(), _free_port()
+    servers = [
+        _start([sys.executable, "-m", "app", "serve", "--port", str(api_port)], env),
+        _start(
+            [sys.executable, "-m", "uvicorn", "bench.raw_app:app", "--port", str(raw_port), "--log-level", "warning"],
+            env,
+        ),
+    ]
+    rng = random.Random(args.seed)
+    results: dict[tuple[str, int], dict[str, float]] = {}
+    try:
+        _wait_ready(api_port, "/readyz")
+        _wait_ready(raw_port, "/")  # any answer (a 404) means it is up
+        raw_bodies = [json.dumps({"movieId": m, "limit": 10}) for m in rng.sample(movies, 200)]
+        workloads = {op: _bodies(op, movies, users, secret, rng) for op in OPERATIONS}
+        for op, (bodies, auths) in workloads.items():
+            answer = _post(api_port, "/graphql", bodies[0], auths[0])
+            assert "errors" not in answer, (op, answer)
+        for clients in (int(c) for c in args.clients.split(",")):
+            results[("raw asyncpg route (baseline)", clients)] = _wrk(
+                raw_port, "/similar", raw_bodies, [""] * len(raw_bodies), clients, args.duration
+            )
+            for op, (bodies, auths) in workloads.items():
+                results[(op, clients)] = _wrk(api_port, "/graphql", bodies, auths, clients, args.duration)
+                print(op, clients, results[(op, clients)], flush=True)
+    finally:
+        for server in servers:
+            server.terminate()
+            server.wait(timeout=30)
+    _report(results, recall, args)
+
+
+def _report(results: dict[tuple[str, int], dict[str, float]], recall: float, args: argparse.Namespace) -> None:
+    baseline = "raw asyncpg route (baseline)"
+    lines = [
+        "## API (`make bench`, bench/api.py)",
+        "",
+        machine_facts(),
+        "Catalogue: the Wikipedia movies (36,254) with MovieLens ratings, all-MiniLM-L6-v2, HNSW (m 16, "
+        f"ef_construction 64, ef_search 40). Load: wrk, one thread, {args.duration}s per cell, random inputs "
+        "(200 bodies per operation); the server is one uvicorn process. The baseline is a bare Starlette "
+        "route running similarMovies' SQL (same transaction and SET LOCALs) with raw asyncpg, measured in "
+        "the same run.",
+        "",
+        f"Recall@10 of the indexed similar-movies query against an exact scan (200 random movies): **{recall:.3f}**.",
+        "",
+        "| operation | clients | requests/s | p50 ms | p95 ms | p99 ms | errors | p50 / baseline p50 |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for (op, clients), r in sorted(results.items(), key=lambda kv: (kv[0][1], kv[0][0] != baseline, kv[0][0])):
+        base = results[(baseline, clients)]
+        ratio = r["p50"] / base["p50"]
+        lines.append(
+            f"| {op} | {clients} | {r['rps']:.0f} | {r['p50'] / 1000:.2f} | {r['p95'] / 1000:.2f} | "
+            f"{r['p99'] / 1000:.2f} | {int(r['errors'])} | {ratio:.2f}x |"
+        )
+    write_section("api", "\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

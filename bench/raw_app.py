@@ -1,0 +1,49 @@
+"""The baseline for bench/api.py: a bare Starlette JSON route running similarMovies' SQL with raw asyncpg.
+
+uvicorn bench.raw_app:app --port 8101   (DATABASE_URL must be set)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import AsyncIterator
+
+import asyncpg
+from pgvector.asyncpg import register_vector
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from app.sql import movies as sql
+
+QUERY = sql.NEAREST[("cosine", sql.MOVIE_VECTOR, False)]
+BEGIN = "BEGIN READ ONLY; SET LOCAL hnsw.ef_search = 40; SET LOCAL hnsw.iterative_scan = strict_order"
+
+
+async def similar(request: Request) -> JSONResponse:
+    """The same statements similarMovies runs, with nothing else around them."""
+    body = await request.json()
+    movie_id, limit = int(body["movieId"]), int(body.get("limit", 10))
+    async with request.app.state.pool.acquire() as conn:
+        await conn.execute(BEGIN)
+        rows = await conn.fetch(QUERY, movie_id, None, None, None, None, None, [movie_id], None, limit)
+        await conn.execute("COMMIT")
+    items = [
+        {"rank": i, "similarity": 1 - r["distance"], "movie": {"id": r["id"], "title": r["title"], "year": r["year"]}}
+        for i, r in enumerate(rows, start=1)
+    ]
+    return JSONResponse({"items": items})
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    app.state.pool = await asyncpg.create_pool(
+        os.environ["DATABASE_URL"], min_size=4, max_size=10, init=register_vector
+    )
+    yield
+    await app.state.pool.close()
+
+
+app = Starlette(routes=[Route("/similar", similar, methods=["POST"])], lifespan=lifespan)
