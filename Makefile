@@ -18,8 +18,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: install
-	$(BIN)/movierec setup
-	$(BIN)/movierec serve
+	$(BIN)/movierec up
 
 lint: install
 	$(BIN)/ruff check app schema jobs tests bench

@@ -14,6 +14,7 @@ import asyncpg
 from app.errors import BadUserInput, NotFound, check_limit
 from app.importers.records import MovieRecord, RowError
 from app.movie_text import content_hash
+from app.sql import jobs as jobs_sql
 from app.sql import movies as sql
 from app.sql import ratings as rating_sql
 from app.sql import writes as write_sql
@@ -87,7 +88,7 @@ async def list_movies(
 
 
 async def upsert_movie(conn: asyncpg.Connection, movie_id: int | None, record: MovieRecord) -> tuple[int, bool]:
-    """Create or update one movie; returns (id, needs embedding). A content change makes it stale."""
+    """Create or update one movie (inside the caller's transaction); a content change makes it stale."""
     row = record.as_row()
     values = [
         row["tmdb_id"],
@@ -116,6 +117,9 @@ async def upsert_movie(conn: asyncpg.Connection, movie_id: int | None, record: M
                 raise NotFound(f"movie {movie_id} does not exist")
     except asyncpg.UniqueViolationError as error:
         raise BadUserInput(f"another movie already has this {error.constraint_name or 'key'}") from None
+    if result["needs_embedding"]:
+        # Same transaction as the change: the need to embed is never lost, even if Redis is down.
+        await conn.execute(jobs_sql.ADD_TO_OUTBOX, result["id"])
     return int(result["id"]), bool(result["needs_embedding"])
 
 

@@ -119,7 +119,7 @@ async def embed(
     """Embed stale movies (or all of them) with the configured model."""
     embedder = embedder or load_embedder(settings)
     try:
-        result = await embed_movies(conn, embedder, full=full, progress=progress)
+        result = await embed_movies(conn, embedder, full=full, progress=progress, batch_size=settings.embed_batch)
     except EmbeddingBusy as error:
         raise CommandError(f"{error}; try again when it has finished") from None
     return [

@@ -25,12 +25,14 @@ cli.add_typer(import_cli, name="import")
 
 
 def _run(work: Callable[[], Coroutine[Any, Any, int]]) -> None:
+    """Run a command's coroutine; a user-fixable error is one red line and exit status 1."""
     try:
         code: int = asyncio.run(work())
     except admin.CommandError as error:
         typer.secho(str(error), fg=typer.colors.RED, err=True)
         code = 1
-    raise typer.Exit(code)
+    if code:
+        raise typer.Exit(code)
 
 
 @asynccontextmanager
@@ -214,6 +216,40 @@ def serve(
 async def _check_ready(settings: Settings) -> None:
     async with _connection(settings):
         pass
+
+
+@cli.command()
+def worker(check: Annotated[bool, typer.Option(help="Exit 0 if a worker is alive, 1 if not")] = False) -> None:
+    """Run the background worker (arq): cron refresh, on-demand refreshes, the outbox."""
+    # jobs/ builds on app/, so the CLI reaches it lazily, only for this command.
+    from arq.worker import check_health, run_worker
+
+    from jobs.worker import configure
+
+    settings_cls = configure(get_settings())
+    if check:
+        raise typer.Exit(check_health(settings_cls))  # type: ignore[arg-type]
+    run_worker(settings_cls)  # type: ignore[arg-type]
+
+
+@cli.command()
+def up(
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+) -> None:
+    """Set up (as `setup`), then run the worker and the API together; Ctrl-C stops both."""
+    import subprocess
+
+    setup()
+    worker_process = subprocess.Popen([sys.executable, "-m", "app", "worker"])
+    try:
+        serve(host=host, port=port)
+    finally:
+        worker_process.terminate()
+        try:
+            worker_process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker_process.kill()
 
 
 @cli.command()

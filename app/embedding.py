@@ -125,13 +125,14 @@ async def embed_movies(
     trigger: str = "cli",
     progress: bool = False,
     max_batches: int | None = None,
+    job_id: str | None = None,
 ) -> EmbedResult:
     """Embed every stale movie (all of them with `full`), one committed batch at a time."""
     if not await conn.fetchval(sql.TRY_EMBED_LOCK, sql.EMBED_LOCK_KEY):
         raise EmbeddingBusy("another embedding run is in progress")
     try:
         await conn.execute(sql.MARK_ABANDONED_RUNS)
-        run = await conn.fetchrow(sql.START_RUN, trigger, embedder.model_name, full)
+        run = await conn.fetchrow(sql.START_RUN, trigger, embedder.model_name, full, job_id)
         result = EmbedResult(run_id=run["id"])
         cutoff = run["started_at"] if full else None
         await conn.execute(sql.CREATE_STAGING.format(dimension=int(embedder.dimension)))

@@ -150,7 +150,11 @@ def create_app(
             model = embedder
             if model is None and load_model:
                 model = await asyncio.to_thread(load_embedder, settings)
-            yield {"services": await build_services(settings, active, model, load_secret(settings))}
+            services = await build_services(settings, active, model, load_secret(settings))
+            try:
+                yield {"services": services}
+            finally:
+                await services.queue.close()
         finally:
             await active.close()
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from app.embedder import Embedder
+from app.queue import JobQueue
 from app.recommender import Recommender
 from app.settings import Settings
 from app.vector_index import describe_index, ivfflat_probes
@@ -22,6 +23,7 @@ class Services:
     embedder: Embedder | None
     recommender: Recommender
     jwt_secret: str
+    queue: JobQueue
 
 
 async def build_services(settings: Settings, pool: asyncpg.Pool, embedder: Embedder | None, secret: str) -> Services:
@@ -32,4 +34,5 @@ async def build_services(settings: Settings, pool: asyncpg.Pool, embedder: Embed
     if index is not None and index.method == "ivfflat":
         probes = ivfflat_probes(settings, int(index.options.get("lists", "1")))
     search = VectorSearch(settings, ivfflat_probes=probes)
-    return Services(settings, pool, embedder, Recommender(pool, settings, search, embedder), secret)
+    recommender = Recommender(pool, settings, search, embedder)
+    return Services(settings, pool, embedder, recommender, secret, JobQueue(settings))

@@ -46,6 +46,15 @@ class Settings(BaseSettings):
     batch_size: PositiveInt = 64
     torch_threads: int = Field(default=0, ge=0)
 
+    # Background jobs: when the worker refreshes embeddings (cron, UTC), movies per committed batch.
+    refresh_cron: str = "0 4 * * *"
+    embed_batch: int = Field(default=512, ge=1, le=10_000)
+    # A refresh job's time limit. A full re-embed of the 36,000-film catalogue takes about 11
+    # minutes on 2 CPU cores; if a worker dies mid-job, arq redelivers the job after this limit.
+    refresh_timeout_s: int = Field(default=1800, ge=10)
+    # Outbox rows older than this (seconds) are re-enqueued by the sweeper.
+    outbox_grace_seconds: int = Field(default=30, ge=0)
+
     # Vector index.
     index_type: IndexType = "hnsw"
     index_metric: Metric = "cosine"

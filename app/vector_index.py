@@ -11,6 +11,7 @@ import asyncpg
 
 from app.settings import Metric, Settings
 from app.sql import index as sql
+from app.sql import jobs as jobs_sql
 
 INDEX_NAME = "movies_embedding_idx"
 _BUILDING_NAME = f"{INDEX_NAME}_new"
@@ -132,6 +133,7 @@ async def ensure_index(conn: asyncpg.Connection, settings: Settings, *, rebuild:
         await conn.execute(sql.DROP_INDEX.format(name=INDEX_NAME))
         await conn.execute(sql.RENAME_INDEX.format(old=_BUILDING_NAME, new=INDEX_NAME))
     await conn.execute(sql.ANALYZE_MOVIES)
+    await conn.execute(jobs_sql.RECORD_INDEX_BUILD, settings.index_type, rows)
     built = await describe_index(conn)
     if built is None or not built.valid:
         raise RuntimeError(f"the {settings.index_type} index build finished but the index is not valid")

@@ -1,4 +1,4 @@
-"""Mutation: ratings for the viewer, and the admin's movie upsert."""
+"""Mutation: ratings for the viewer; the admin's movie upsert and embedding refresh."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from app.ratings import rate_movie, remove_rating
 from schema.context import Info
 from schema.inputs import MovieInput
 from schema.permissions import IsAdmin
-from schema.types import Movie, Rating, parse_id
+from schema.types import Movie, Rating, RefreshJob, parse_id
 
 
 @strawberry.type
@@ -36,10 +36,21 @@ class Mutation:
     async def upsert_movie(self, info: Info, input: MovieInput) -> Movie:
         record = input.to_record()
         movie_id = parse_id(input.id) if input.id is not None else None
-        async with info.context.services.pool.acquire() as conn, conn.transaction():
-            saved_id, _ = await upsert_movie(conn, movie_id, record)
+        services = info.context.services
+        async with services.pool.acquire() as conn, conn.transaction():
+            saved_id, needs_embedding = await upsert_movie(conn, movie_id, record)
+        if needs_embedding:
+            await services.queue.nudge_outbox()  # best effort: the outbox row is already committed
         with contextlib.suppress(KeyError):  # Strawberry's clear() raises for keys never loaded
             info.context.movies.clear(saved_id)
         row = await info.context.movies.load(saved_id)
         assert row is not None
         return Movie.from_row(row)
+
+    @strawberry.mutation(
+        description="Queue an embedding refresh (admin); while one is queued or running, that one is returned.",
+        permission_classes=[IsAdmin],
+    )
+    async def refresh_embeddings(self, info: Info, full: bool = False) -> RefreshJob:
+        services = info.context.services
+        return await RefreshJob.load(services, await services.queue.enqueue_refresh(full=full))

@@ -5,20 +5,23 @@ from __future__ import annotations
 import strawberry
 
 from app.catalogue import list_movies, movie_id_by_tmdb_id
-from app.errors import BadUserInput
+from app.errors import BadUserInput, check_limit
 from app.explain import explain
 from app.recommender import Ranked
+from app.sql import jobs as jobs_sql
 from app.stats import collect_stats
 from schema.context import Info
 from schema.inputs import ExampleStrategy, MovieFilter, to_filter
 from schema.permissions import IsAdmin, IsAuthenticated
 from schema.types import (
+    EmbeddingRun,
     Explanation,
     Movie,
     MovieConnection,
     PageInfo,
     Recommendation,
     RecommendationList,
+    RefreshJob,
     Stats,
     User,
     UserRecommendations,
@@ -152,6 +155,18 @@ class Query:
         services = info.context.services
         async with services.pool.acquire() as conn:
             return Stats.from_model(await collect_stats(conn, services.settings.model))
+
+    @strawberry.field(description="The state of a refresh job (admin).", permission_classes=[IsAdmin])
+    async def refresh_job(self, info: Info, id: strawberry.ID) -> RefreshJob:
+        services = info.context.services
+        return await RefreshJob.load(services, await services.queue.job_status(str(id)))
+
+    @strawberry.field(description="The most recent embedding runs, newest first.")
+    async def embedding_runs(self, info: Info, limit: int = 10) -> list[EmbeddingRun]:
+        check_limit(limit)
+        async with info.context.services.pool.acquire() as conn:
+            rows = await conn.fetch(jobs_sql.RECENT_RUNS, limit)
+        return [EmbeddingRun.from_row(dict(row)) for row in rows]
 
     @strawberry.field(description="The signed-in user.", permission_classes=[IsAuthenticated])
     async def viewer(self, info: Info) -> User | None:

@@ -8,8 +8,11 @@ from typing import Any
 import strawberry
 
 from app import explain as explain_model
+from app.queue import QueuedJob
 from app.ranking import Candidate
 from app.recommender import Strategy
+from app.services import Services
+from app.sql import jobs as jobs_sql
 from app.stats import Stats as StatsModel
 from schema.context import Info
 
@@ -188,12 +191,45 @@ class EmbeddingRun:
     id: strawberry.ID
     status: str
     trigger: str
+    full: bool
     started_at: datetime
     finished_at: datetime | None
     embedded: int
-    skipped: int
+    skipped: int = strawberry.field(description="Movies whose embedding was already current.")
     failed: int
     error: str | None
+
+    @classmethod
+    def from_row(cls, run: dict[str, Any]) -> EmbeddingRun:
+        """Build from an embedding_runs row."""
+        return cls(
+            id=strawberry.ID(str(run["id"])),
+            status=run["status"],
+            trigger=run["trigger"],
+            full=run["full_run"],
+            started_at=run["started_at"],
+            finished_at=run["finished_at"],
+            embedded=run["embedded"],
+            skipped=run["skipped"],
+            failed=run["failed"],
+            error=run["error"],
+        )
+
+
+@strawberry.type(description="A queued embedding refresh: the queue's view and the run it produced.")
+class RefreshJob:
+    id: strawberry.ID
+    status: str = strawberry.field(description="queued, deferred, in_progress, or not_found once finished.")
+    run: EmbeddingRun | None = strawberry.field(description="The latest run started by this job id, if any.")
+
+    @classmethod
+    async def load(cls, services: Services, queued: QueuedJob) -> RefreshJob:
+        """The queue's status plus the job's latest embedding run."""
+        async with services.pool.acquire() as conn:
+            row = await conn.fetchrow(jobs_sql.RUN_BY_JOB_ID, queued.id)
+        return cls(
+            id=strawberry.ID(queued.id), status=queued.status, run=EmbeddingRun.from_row(dict(row)) if row else None
+        )
 
 
 @strawberry.type(description="Catalogue coverage and index facts, as `movierec stats` prints them.")
@@ -232,19 +268,7 @@ class Stats:
             )
             if index
             else None,
-            last_run=EmbeddingRun(
-                id=strawberry.ID(str(run["id"])),
-                status=run["status"],
-                trigger=run["trigger"],
-                started_at=run["started_at"],
-                finished_at=run["finished_at"],
-                embedded=run["embedded"],
-                skipped=run["skipped"],
-                failed=run["failed"],
-                error=run["error"],
-            )
-            if run
-            else None,
+            last_run=EmbeddingRun.from_row(run) if run else None,
         )
 
 

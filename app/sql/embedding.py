@@ -46,7 +46,7 @@ WHERE m.id = s.id
 """
 
 START_RUN = """
-INSERT INTO embedding_runs (trigger, model, full_run) VALUES ($1, $2, $3)
+INSERT INTO embedding_runs (trigger, model, full_run, job_id) VALUES ($1, $2, $3, $4)
 RETURNING id, started_at
 """
 

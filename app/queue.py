@@ -1,0 +1,90 @@
+"""The API's side of the job queue: enqueue refreshes (deduplicated by a fixed job id) and read their state."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import redis
+from arq import ArqRedis, create_pool
+from arq.connections import RedisSettings
+from arq.jobs import Job, JobStatus
+
+from app.errors import Unavailable
+from app.redis_server import resolve_redis_url
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Function names the worker registers (jobs/worker.py) and the fixed ids that deduplicate them.
+REFRESH_FUNCTION = "refresh_embeddings"
+REFRESH_JOB_ID = "refresh-embeddings"
+OUTBOX_FUNCTION = "process_outbox"
+OUTBOX_JOB_ID = "process-outbox"
+
+_REDIS_DOWN = (redis.RedisError, OSError)
+
+
+@dataclass(frozen=True)
+class QueuedJob:
+    """A job id and what the queue says about it."""
+
+    id: str
+    status: str  # queued, deferred, in_progress, complete, not_found
+
+
+class JobQueue:
+    """A lazily connected arq pool: the API starts and answers even while Redis is down."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._redis: ArqRedis | None = None
+
+    async def _pool(self) -> ArqRedis:
+        if self._redis is None:
+            url = resolve_redis_url(self.settings)
+            connection = RedisSettings.from_dsn(url)
+            # No retries: a request should fail fast (UNAVAILABLE), not hang while Redis is down.
+            connection.conn_retries, connection.conn_timeout = 0, 2
+            self._redis = await create_pool(connection)
+        return self._redis
+
+    async def enqueue_refresh(self, *, full: bool) -> QueuedJob:
+        """Queue a refresh; while one is queued or running, that one is returned instead."""
+        try:
+            pool = await self._pool()
+            job = await pool.enqueue_job(REFRESH_FUNCTION, full=full, trigger="on_demand", _job_id=REFRESH_JOB_ID)
+            status = await (job or Job(REFRESH_JOB_ID, pool)).status()
+        except _REDIS_DOWN as error:
+            raise Unavailable(f"the job queue (Redis) is unreachable: {error}") from None
+        return QueuedJob(REFRESH_JOB_ID, status.value)
+
+    async def job_status(self, job_id: str) -> QueuedJob:
+        """What the queue knows about a job id (not_found once a finished job's result expired)."""
+        try:
+            status = await Job(job_id, await self._pool()).status()
+        except _REDIS_DOWN as error:
+            raise Unavailable(f"the job queue (Redis) is unreachable: {error}") from None
+        return QueuedJob(job_id, status.value)
+
+    async def nudge_outbox(self) -> bool:
+        """Ask the worker to embed the outbox now; False (work kept in the outbox) when Redis is down."""
+        try:
+            pool = await self._pool()
+            await pool.enqueue_job(OUTBOX_FUNCTION, _job_id=OUTBOX_JOB_ID)
+        except _REDIS_DOWN as error:
+            log.warning("could not enqueue the outbox job (%s); the sweeper will pick the work up", error)
+            self._redis = None  # reconnect next time
+            return False
+        return True
+
+    async def close(self) -> None:
+        """Close the Redis connection, if one was opened."""
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None
+
+
+def is_active(status: str) -> bool:
+    """Queued or running."""
+    return status in {JobStatus.queued.value, JobStatus.deferred.value, JobStatus.in_progress.value}

@@ -1,0 +1,143 @@
+"""The arq worker: a cron refresh of embeddings, on-demand refreshes, the outbox and its sweeper."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, ClassVar
+
+from arq import cron, func
+from arq.connections import RedisSettings
+from arq.cron import CronJob
+from arq.worker import Function
+
+from app.database import create_pool, resolve_database_url
+from app.embedder import Embedder, load_embedder, model_dimension
+from app.embedding import EmbeddingBusy
+from app.migrations import check_dimension
+from app.queue import OUTBOX_FUNCTION, OUTBOX_JOB_ID, REFRESH_FUNCTION
+from app.redis_server import resolve_redis_url
+from app.refresh import refresh_embeddings
+from app.settings import Settings, get_settings
+from app.sql import jobs as sql
+from jobs.schedule import parse_cron
+
+log = logging.getLogger(__name__)
+
+
+async def _refresh(ctx: dict[str, Any], *, full: bool, trigger: str) -> dict[str, Any]:
+    settings: Settings = ctx["settings"]
+    async with ctx["pool"].acquire() as conn:
+        try:
+            outcome = await refresh_embeddings(
+                conn, ctx["embedder"], settings, full=full, trigger=trigger, job_id=ctx.get("job_id")
+            )
+        except EmbeddingBusy:
+            log.info("%s refresh skipped: another refresh is running", trigger)
+            return {"skipped": "another refresh is running"}
+    run = outcome.run
+    log.info(
+        "%s refresh: embedded %d, current %d, failed %d in %.1fs",
+        trigger,
+        run.embedded,
+        run.skipped,
+        run.failed,
+        run.seconds,
+    )
+    return {"run_id": run.run_id, "embedded": run.embedded, "failed": run.failed, "outbox_done": outcome.outbox_done}
+
+
+async def refresh_job(ctx: dict[str, Any], *, full: bool = False, trigger: str = "on_demand") -> dict[str, Any]:
+    """Refresh embeddings now (enqueued by the API's refreshEmbeddings)."""
+    return await _refresh(ctx, full=full, trigger=trigger)
+
+
+async def scheduled_refresh(ctx: dict[str, Any]) -> dict[str, Any]:
+    """The cron tick: an incremental refresh; nothing happens if one is already running."""
+    return await _refresh(ctx, full=False, trigger="cron")
+
+
+async def process_outbox(ctx: dict[str, Any]) -> dict[str, Any]:
+    """Embed what the outbox recorded (new or changed movies): an incremental refresh."""
+    return await _refresh(ctx, full=False, trigger="outbox")
+
+
+async def sweep_outbox(ctx: dict[str, Any]) -> int:
+    """Re-enqueue outbox work left pending (for example while Redis was down)."""
+    settings: Settings = ctx["settings"]
+    async with ctx["pool"].acquire() as conn:
+        pending = await conn.fetchrow(sql.PENDING_OUTBOX, float(settings.outbox_grace_seconds))
+    if pending["pending"]:
+        await ctx["redis"].enqueue_job(OUTBOX_FUNCTION, _job_id=OUTBOX_JOB_ID)
+        log.info("sweeper: %d outbox rows pending since %s, outbox job enqueued", pending["pending"], pending["oldest"])
+    return int(pending["pending"])
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    """Open the database pool and load the model once per worker process."""
+    settings: Settings = ctx.get("settings") or get_settings()
+    ctx["settings"] = settings
+    ctx["pool"] = await create_pool(await resolve_database_url(settings), max_size=4)
+    async with ctx["pool"].acquire() as conn:
+        await check_dimension(conn, settings.model, model_dimension(settings.model))
+    if ctx.get("embedder") is None:
+        ctx["embedder"] = await asyncio.to_thread(load_embedder, settings)
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    """Close the pool."""
+    if "pool" in ctx:
+        await ctx["pool"].close()
+
+
+class WorkerSettings:
+    """arq settings; `configure` fills in what depends on movierec's settings."""
+
+    functions: ClassVar[list[Function]] = []
+    cron_jobs: ClassVar[list[CronJob]] = []
+    on_startup = startup
+    on_shutdown = shutdown
+    job_timeout = 1800
+    max_jobs = 4
+    health_check_interval = 10
+    redis_settings = RedisSettings()
+    ctx: ClassVar[dict[str, Any]] = {}
+
+
+def configure(
+    settings: Settings, *, embedder: Embedder | None = None, cron_at_startup: bool = False
+) -> type[WorkerSettings]:
+    """WorkerSettings for these settings: the Redis to use and the refresh schedule."""
+    schedule = parse_cron(settings.refresh_cron)
+
+    # arq reads a settings class's own __dict__ (not inherited attributes), so the configured
+    # class carries every attribute of WorkerSettings plus the computed ones.
+    attributes = {name: value for name, value in vars(WorkerSettings).items() if not name.startswith("__")}
+    timeout = settings.refresh_timeout_s
+    attributes.update(
+        redis_settings=RedisSettings.from_dsn(resolve_redis_url(settings)),
+        # keep_result=0: the fixed job id is free again as soon as a refresh finishes (the
+        # embedding_runs row is the lasting record). A job whose worker died is redelivered once
+        # its time limit has passed (arq delivers at least once; a refresh is idempotent).
+        functions=[
+            func(refresh_job, name=REFRESH_FUNCTION, keep_result=0, timeout=timeout, max_tries=3),
+            func(process_outbox, name=OUTBOX_FUNCTION, keep_result=0, timeout=timeout, max_tries=3),
+        ],
+        job_timeout=timeout,
+        cron_jobs=[
+            cron(
+                scheduled_refresh,
+                name="scheduled_refresh",
+                minute=schedule.get("minute"),
+                hour=schedule.get("hour"),
+                day=schedule.get("day"),
+                month=schedule.get("month"),
+                weekday=schedule.get("weekday"),
+                run_at_startup=cron_at_startup,
+                timeout=timeout,
+            ),
+            cron(sweep_outbox, name="sweep_outbox", second={0, 30}, run_at_startup=cron_at_startup),
+        ],
+        ctx={"settings": settings, "embedder": embedder},
+    )
+    return type("ConfiguredWorkerSettings", (WorkerSettings,), attributes)
