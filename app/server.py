@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypedDict
 
@@ -151,6 +152,10 @@ def create_app(
             if model is None and load_model:
                 model = await asyncio.to_thread(load_embedder, settings)
             services = await build_services(settings, active, model, load_secret(settings))
+            # torch and transformers leave millions of long-lived objects; without this every
+            # full collection walks them all and stalls requests for 100+ ms.
+            gc.collect()
+            gc.freeze()
             try:
                 yield {"services": services}
             finally:

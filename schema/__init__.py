@@ -7,6 +7,7 @@ from functools import partial
 
 import strawberry
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -35,14 +36,17 @@ class _QuietSchema(strawberry.Schema):
 
 def build_schema(*, production: bool = False) -> strawberry.Schema:
     """The schema with its limits, caches and error handling; no introspection in production."""
-    # Factories, not instances: every operation gets its own extension objects. The caches are
-    # shared on purpose, so one instance of each serves every operation.
+    # Factories, not instances: every operation gets its own extension objects. The validation
+    # rules are built once, so ValidationCache (keyed by document and rules) hits on repeats.
     parser_cache, validation_cache = ParserCache(maxsize=256), ValidationCache(maxsize=256)
+    limits = [
+        *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+    ]
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         StableErrors,
-        partial(QueryDepthLimiter, max_depth=MAX_DEPTH),
         partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
-        partial(MaxAliasesLimiter, max_alias_count=MAX_ALIASES),
+        partial(AddValidationRules, limits),
         lambda: parser_cache,
         lambda: validation_cache,
     ]
