@@ -37,6 +37,7 @@ bench: install
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.embed
 	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.api
+	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.refresh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

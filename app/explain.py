@@ -9,7 +9,7 @@ import numpy as np
 
 from app.errors import NotFound, Unavailable
 from app.ranking import blend, popularity_prior, unit
-from app.recommender import Recommender, UserRating
+from app.recommender import Recommender
 from app.sql import movies as movie_sql
 
 MAX_MATCHES = 3
@@ -42,7 +42,7 @@ def _stars(rating: float) -> str:
 
 
 async def explain(recommender: Recommender, user_id: int, movie_id: int) -> Explanation:
-    """Two round trips: the target with its vector, then the user's rated movies scored against it."""
+    """Three queries: the target with its vector, the closest rated movies, the taste profile."""
     settings = recommender.settings
     async with recommender.pool.acquire() as conn:
         target_rows = await conn.fetch(movie_sql.MOVIES_WITH_EMBEDDINGS_BY_IDS, [movie_id])
@@ -52,25 +52,24 @@ async def explain(recommender: Recommender, user_id: int, movie_id: int) -> Expl
         embedding = target.pop("embedding")
         if embedding is None:
             raise Unavailable(f"movie {movie_id} has no embedding yet; run `movierec embed`")
-        rated = await conn.fetch(movie_sql.RATED_SIMILAR_TO, user_id, movie_id)
-    vector = np.asarray(embedding.to_numpy(), dtype=np.float32)
-    ratings = [UserRating(r["id"], r["rating"], r["embedding"].to_numpy().astype(np.float32)) for r in rated]
-    profile = recommender.profile(ratings)
-    unit_vector = unit(vector)
-    similarity = float(unit_vector @ profile) if profile is not None and unit_vector is not None else 0.0
+        evidence = await conn.fetch(movie_sql.RATED_SIMILAR_TO, user_id, movie_id, settings.like_threshold, MAX_MATCHES)
+        profile = (await recommender.profiles(conn, [user_id]))[user_id]
+    vector = unit(np.asarray(embedding.to_numpy(), dtype=np.float32))
+    similarity = float(vector @ profile) if profile is not None and vector is not None else 0.0
     popularity = popularity_prior(target["rating_count"], target["vote_count"], settings.popularity_scale)
     weight = settings.popularity_weight
-    liked = [r for r in rated if r["rating"] >= settings.like_threshold]
-    evidence = sorted(liked or rated, key=lambda r: (-r["similarity"], r["id"]))[:MAX_MATCHES]
+    liked = evidence[0]["liked"] if evidence else 0
+    # Liked movies come first; show disliked ones only when nothing was liked.
+    shown = [r for r in evidence if r["rating"] >= settings.like_threshold] if liked else list(evidence)
     matches = [
         FavoriteMatch(
-            movie={k: v for k, v in dict(r).items() if k not in ("embedding", "rating", "similarity")},
+            movie={k: v for k, v in dict(r).items() if k not in ("rating", "similarity", "rated", "liked")},
             rating=r["rating"],
             similarity=float(r["similarity"]),
         )
-        for r in evidence
+        for r in shown
     ]
-    if not rated:
+    if not evidence:
         text = f"You have not rated anything yet; {target['title']} is a popular pick."
     elif not liked:
         text = (
@@ -79,10 +78,8 @@ async def explain(recommender: Recommender, user_id: int, movie_id: int) -> Expl
         )
     else:
         best = matches[0]
-        text = (
-            f"You rated {best.movie['title']} {_stars(best.rating)}; "
-            f"{target['title']} is {best.similarity:.0%} similar."
-        )
+        similar = f"{target['title']} is {best.similarity:.0%} similar"
+        text = f"You rated {best.movie['title']} {_stars(best.rating)}; {similar}."
     return Explanation(
         movie=target,
         score=blend(similarity, popularity, weight) if profile is not None else popularity,

@@ -65,6 +65,17 @@ def taste_profile(vectors: Sequence[Vector], ratings: Sequence[float], like_thre
     return unit(weights @ stacked)
 
 
+def profile_from_groups(groups: Sequence[tuple[float, int, Vector]]) -> Vector | None:
+    """The same profile from (rating, movie count, mean vector) groups of liked ratings."""
+    if not groups:
+        return None
+    total = sum(
+        (rating * count * np.asarray(mean, dtype=np.float32) for rating, count, mean in groups),
+        np.zeros(len(groups[0][2]), dtype=np.float32),
+    )
+    return unit(total)
+
+
 def popularity_prior(rating_count: int, vote_count: int | None, scale: float) -> float:
     """In [0, 1): how established a movie is, from stored ratings and the catalogue's vote count."""
     evidence = rating_count + (vote_count or 0) / 10.0

@@ -13,8 +13,17 @@ import numpy as np
 
 from app.embedder import Embedder
 from app.errors import BadUserInput, NotFound, Unavailable, check_limit
-from app.ranking import Candidate, ExampleStrategy, average_query, blend, example_scores, mmr, popularity_prior
-from app.ranking import taste_profile as build_profile
+from app.ranking import (
+    Candidate,
+    ExampleStrategy,
+    Vector,
+    average_query,
+    blend,
+    example_scores,
+    mmr,
+    popularity_prior,
+    profile_from_groups,
+)
 from app.settings import Settings
 from app.sql import movies as movie_sql
 from app.sql import ratings as rating_sql
@@ -40,15 +49,6 @@ class Ranked:
 
     items: list[Candidate]
     strategy: Strategy
-
-
-@dataclass(frozen=True)
-class UserRating:
-    """One of a user's ratings with the rated movie's vector."""
-
-    movie_id: int
-    rating: float
-    vector: np.ndarray | None
 
 
 def check_diversity(diversity: float) -> float:
@@ -77,19 +77,13 @@ class Recommender:
             c.score = blend(c.similarity, c.popularity, weight)
         return mmr(candidates, limit, diversity)
 
-    async def user_ratings(self, conn: asyncpg.Connection, user_ids: Sequence[int]) -> dict[int, list[UserRating]]:
-        """Every rating of these users with the movies' vectors (one query)."""
-        rows = await conn.fetch(rating_sql.RATED_WITH_EMBEDDINGS, list(user_ids))
-        out: dict[int, list[UserRating]] = defaultdict(list)
+    async def profiles(self, conn: asyncpg.Connection, user_ids: Sequence[int]) -> dict[int, Vector | None]:
+        """Each user's taste vector (None on a cold start), from one aggregate query."""
+        rows = await conn.fetch(rating_sql.PROFILE_PARTS, list(user_ids), self.settings.like_threshold)
+        groups: dict[int, list[tuple[float, int, Vector]]] = defaultdict(list)
         for row in rows:
-            vector = row["embedding"].to_numpy().astype(np.float32) if row["embedding"] is not None else None
-            out[row["user_id"]].append(UserRating(row["movie_id"], row["rating"], vector))
-        return out
-
-    def profile(self, ratings: Sequence[UserRating]) -> np.ndarray | None:
-        """The user's taste vector, or None on a cold start."""
-        usable = [r for r in ratings if r.vector is not None]
-        return build_profile([r.vector for r in usable], [r.rating for r in usable], self.settings.like_threshold)  # type: ignore[misc]
+            groups[row["user_id"]].append((row["rating"], row["movies"], row["mean"].to_numpy()))
+        return {user: profile_from_groups(groups.get(user, [])) for user in user_ids}
 
     async def similar_movies(
         self,
@@ -128,8 +122,7 @@ class Recommender:
         check_limit(limit)
         check_diversity(diversity)
         async with self.pool.acquire() as conn:
-            ratings = (await self.user_ratings(conn, [user_id])).get(user_id, [])
-            profile = self.profile(ratings)
+            profile = (await self.profiles(conn, [user_id]))[user_id]
             if profile is None:
                 popular = await self.search.popular(
                     conn, movie_filter=movie_filter, unseen_by=user_id, limit=pool_size(limit) if diversity else limit
@@ -150,27 +143,28 @@ class Recommender:
         return mmr(popular, limit, diversity)
 
     async def for_users(self, user_ids: Sequence[int], limit: int) -> dict[int, Ranked]:
-        """Recommendations for many users: three round trips whatever the number of users."""
+        """Recommendations for many users: at most four queries whatever the number of users."""
         check_limit(limit)
         if not 1 <= len(user_ids) <= MAX_BATCH_USERS:
             raise BadUserInput(f"give between 1 and {MAX_BATCH_USERS} user ids")
         users = list(dict.fromkeys(user_ids))
         async with self.pool.acquire() as conn:
-            ratings = await self.user_ratings(conn, users)
-            profiles = {u: self.profile(ratings.get(u, [])) for u in users}
+            profiles = await self.profiles(conn, users)
             warm = [u for u in users if profiles[u] is not None]
             pools = await self.search.nearest_many(
                 conn, warm, [profiles[u] for u in warm], unseen_by_key=True, limit=pool_size(limit)
             )
             cold = [u for u in users if profiles[u] is None]
             popular: list[Candidate] = []
+            seen: dict[int, set[int]] = {}
             if cold:
-                most_rated = max(len(ratings.get(u, [])) for u in cold)
+                rows = await conn.fetch(rating_sql.RATED_IDS_BY_USERS, cold)
+                seen = {row["user_id"]: set(row["movie_ids"]) for row in rows}
+                most_rated = max((len(ids) for ids in seen.values()), default=0)
                 popular = await self.search.popular(conn, limit=limit + most_rated)
         result = {u: Ranked(self._rank_by_profile(pools[u], limit, 0.0), Strategy.CONTENT_PROFILE) for u in warm}
         for u in cold:
-            seen = {r.movie_id for r in ratings.get(u, [])}
-            unseen = [Candidate(c.movie, c.vector, 0.0) for c in popular if c.id not in seen]
+            unseen = [Candidate(c.movie, c.vector, 0.0) for c in popular if c.id not in seen.get(u, set())]
             result[u] = Ranked(self._cold_start(unseen, limit, 0.0), Strategy.COLD_START_POPULAR)
         return result
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from typing import Any, ClassVar
 
 from arq import cron, func
@@ -81,7 +82,9 @@ async def startup(ctx: dict[str, Any]) -> None:
     async with ctx["pool"].acquire() as conn:
         await check_dimension(conn, settings.model, model_dimension(settings.model))
     if ctx.get("embedder") is None:
-        ctx["embedder"] = await asyncio.to_thread(load_embedder, settings)
+        # Leave half the cores to the API and PostgreSQL unless told otherwise.
+        threads = settings.torch_threads or max(1, (os.cpu_count() or 2) // 2)
+        ctx["embedder"] = await asyncio.to_thread(load_embedder, settings.model_copy(update={"torch_threads": threads}))
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:

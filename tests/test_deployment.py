@@ -20,10 +20,11 @@ def _compose() -> dict:  # type: ignore[type-arg]
 
 def test_services_and_health_checks() -> None:
     services = _compose()["services"]
-    assert {"db", "redis", "migrate", "api"} <= services.keys()
+    assert {"db", "redis", "migrate", "api", "worker"} <= services.keys()
     assert services["db"]["image"].startswith("pgvector/pgvector:pg18")
     assert "--appendonly" in services["redis"]["command"]
-    for name in ("db", "redis", "api"):
+    assert services["worker"]["healthcheck"]["test"] == ["CMD", "movierec", "worker", "--check"]
+    for name in ("db", "redis", "api", "worker"):
         assert services[name]["healthcheck"]["test"]
     assert services["api"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
 

@@ -145,3 +145,26 @@ def test_a_worker_killed_mid_refresh_then_restarted_ends_in_the_same_state(
         runs = api.sql("SELECT status, job_id FROM embedding_runs ORDER BY id")
         assert [r["status"] for r in runs][-2:] == ["interrupted", "succeeded"]
         assert {r["job_id"] for r in runs[-2:]} == {"refresh-embeddings"}  # the same job, delivered twice
+
+
+def test_worker_health_check(demo_database_url: str, redis_url: str, tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "DATABASE_URL": demo_database_url,
+        "REDIS_URL": redis_url,
+        "HF_HUB_OFFLINE": "1",
+        "MOVIEREC_DATA_DIR": str(tmp_path),
+    }
+    check = [sys.executable, "-m", "app", "worker", "--check"]
+    assert subprocess.run(check, cwd=ROOT, env=env, capture_output=True).returncode == 1  # no worker yet
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "app", "worker"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.time() + 90
+        while subprocess.run(check, cwd=ROOT, env=env, capture_output=True).returncode != 0:
+            assert time.time() < deadline, "the worker never reported healthy"
+            time.sleep(1)
+    finally:
+        worker.terminate()
+        assert worker.wait(timeout=30) == 0  # SIGTERM: a clean shutdown

@@ -22,12 +22,16 @@ def _filter(first: int) -> str:
 MOVIES_BY_IDS = f"SELECT {MOVIE_COLUMNS} FROM movies m WHERE m.id = ANY($1::bigint[])"
 MOVIES_WITH_EMBEDDINGS_BY_IDS = f"SELECT {MOVIE_COLUMNS}, m.embedding FROM movies m WHERE m.id = ANY($1::bigint[])"
 
-# The viewer's rated movies with their similarity to a target: the evidence for an explanation.
+# The viewer's rated movies most similar to a target, liked ones ($3 threshold) first, with how
+# many they rated and liked in all: the evidence for an explanation, whatever the number of ratings.
 RATED_SIMILAR_TO = f"""
-SELECT {MOVIE_COLUMNS}, m.embedding, r.rating::float8 AS rating,
-       1 - (m.embedding <=> (SELECT t.embedding FROM movies t WHERE t.id = $2)) AS similarity
+SELECT {MOVIE_COLUMNS}, r.rating::float8 AS rating,
+       1 - (m.embedding <=> (SELECT t.embedding FROM movies t WHERE t.id = $2)) AS similarity,
+       count(*) OVER () AS rated, count(*) FILTER (WHERE r.rating >= $3) OVER () AS liked
 FROM ratings r JOIN movies m ON m.id = r.movie_id
 WHERE r.user_id = $1 AND m.embedding IS NOT NULL AND r.movie_id <> $2
+ORDER BY r.rating >= $3 DESC, similarity DESC, m.id
+LIMIT $4
 """
 
 # Keyset pagination over (lower(title), id); $1 is an ILIKE pattern or NULL.

@@ -1,11 +1,17 @@
 """SQL for ratings and users."""
 
-# A user's ratings with each movie's vector: the input to their taste profile.
-RATED_WITH_EMBEDDINGS = """
-SELECT r.user_id, r.movie_id, r.rating::float8 AS rating, r.rated_at, m.embedding
+# A taste profile needs only, per user and liked rating value, how many movies and their mean
+# vector: sum(rating * v) = sum over values of rating * count * mean. At most ten rows per user,
+# however many movies they rated.
+PROFILE_PARTS = """
+SELECT r.user_id, r.rating::float8 AS rating, count(*) AS movies, avg(m.embedding) AS mean
 FROM ratings r JOIN movies m ON m.id = r.movie_id
-WHERE r.user_id = ANY($1::bigint[])
-ORDER BY r.user_id, r.rated_at DESC, r.movie_id
+WHERE r.user_id = ANY($1::bigint[]) AND r.rating >= $2 AND m.embedding IS NOT NULL
+GROUP BY r.user_id, r.rating
+"""
+
+RATED_IDS_BY_USERS = """
+SELECT user_id, array_agg(movie_id) AS movie_ids FROM ratings WHERE user_id = ANY($1::bigint[]) GROUP BY user_id
 """
 
 RATINGS_BY_USERS = """
