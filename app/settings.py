@@ -60,7 +60,9 @@ class Settings(BaseSettings):
     index_metric: Metric = "cosine"
     hnsw_m: int = Field(default=16, ge=2, le=100)
     hnsw_ef_construction: int = Field(default=64, ge=4, le=1000)
-    hnsw_ef_search: int = Field(default=40, ge=1, le=1000)
+    # 80, not pgvector's 40: on the Wikipedia catalogue recall@10 rises from 0.974 to 0.981 at
+    # no measurable cost (bench/api.py records the recall it gets).
+    hnsw_ef_search: int = Field(default=80, ge=1, le=1000)
     ivfflat_lists: int | None = Field(default=None, ge=1, le=32768)
     ivfflat_probes: int | None = Field(default=None, ge=1, le=32768)
     # IVFFlat trains its lists on the rows present; below this many rows it is not built

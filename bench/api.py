@@ -154,7 +154,9 @@ async def _inputs(settings: Settings, seed: int) -> tuple[list[int], list[int], 
         params: list[Any] = [None, None, None, None, None]
         for movie in sample:
             async with conn.transaction():
-                await conn.execute("SET LOCAL hnsw.ef_search = 40; SET LOCAL hnsw.iterative_scan = strict_order")
+                await conn.execute(
+                    f"SET LOCAL hnsw.ef_search = {settings.hnsw_ef_search}; SET LOCAL hnsw.iterative_scan = strict_order"
+                )
                 fast = await conn.fetch(
                     sql.NEAREST[("cosine", sql.MOVIE_VECTOR, False)], movie, *params, [movie], None, 10
                 )
@@ -246,7 +248,7 @@ def _report(results: dict[tuple[str, int], dict[str, float]], recall: float, arg
         "",
         machine_facts(),
         "Catalogue: the Wikipedia movies (36,254) with MovieLens ratings, all-MiniLM-L6-v2, HNSW (m 16, "
-        f"ef_construction 64, ef_search 40). Load: wrk, one thread, {args.duration}s per cell, random inputs "
+        f"ef_construction 64, ef_search {Settings().hnsw_ef_search}). Load: wrk, one thread, {args.duration}s per cell, random inputs "
         "(200 bodies per operation); the server is one uvicorn process. The baseline is a bare Starlette "
         "route running similarMovies' SQL (same transaction and SET LOCALs) with raw asyncpg, measured in "
         "the same run.",

@@ -16,10 +16,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from app.settings import Settings
 from app.sql import movies as sql
 
 QUERY = sql.NEAREST[("cosine", sql.MOVIE_VECTOR, False)]
-BEGIN = "BEGIN READ ONLY; SET LOCAL hnsw.ef_search = 40; SET LOCAL hnsw.iterative_scan = strict_order"
+BEGIN = (
+    f"BEGIN READ ONLY; SET LOCAL hnsw.ef_search = {Settings().hnsw_ef_search};"
+    " SET LOCAL hnsw.iterative_scan = strict_order"
+)
 
 
 async def similar(request: Request) -> JSONResponse:
