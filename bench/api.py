@@ -167,6 +167,15 @@ async def _inputs(settings: Settings, seed: int) -> tuple[list[int], list[int], 
         await conn.close()
 
 
+def prepared(data_dir: Path) -> tuple[Settings, str]:
+    """Settings and database URL for the benchmark catalogue, building it on first use."""
+    if not (SHARED_DATA / "wikipedia-movies" / "movies.json.gz").exists():
+        sys.exit(f"skipped: {SHARED_DATA} not found (the benchmark reads ../shared/data)")
+    ensure_catalogue(data_dir)
+    settings = Settings(data_dir=data_dir)
+    return settings, asyncio.run(resolve_database_url(settings))
+
+
 def _bodies(
     op: str, movies: list[int], users: list[int], secret: str, rng: random.Random
 ) -> tuple[list[str], list[str]]:
@@ -200,14 +209,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--ops", default=",".join(OPERATIONS), help="operations to measure")
     args = parser.parse_args()
-    if not (SHARED_DATA / "wikipedia-movies" / "movies.json.gz").exists():
-        sys.exit(f"skipped: {SHARED_DATA} not found (the benchmark reads ../shared/data)")
     data_dir = args.data_dir.resolve()
-    ensure_catalogue(data_dir)
-    settings = Settings(data_dir=data_dir)
+    settings, dsn = prepared(data_dir)
     movies, users, recall = asyncio.run(_inputs(settings, args.seed))
     secret = load_secret(settings)
-    dsn = asyncio.run(resolve_database_url(settings))
     env = {**os.environ, "MOVIEREC_DATA_DIR": str(data_dir), "DATABASE_URL": dsn, "HF_HUB_OFFLINE": "1"}
     api_port, raw_port = _free_port(), _free_port()
     servers = [

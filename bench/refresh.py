@@ -20,8 +20,8 @@ from app.auth import load_secret, mint_token
 from app.database import connect, resolve_database_url
 from app.redis_server import resolve_redis_url
 from app.settings import Settings
-from bench.api import OPERATIONS, _free_port, _post, _start, _wait_ready, _wrk, ensure_catalogue
-from bench.report import ROOT, SHARED_DATA, machine_facts, write_section
+from bench.api import OPERATIONS, _free_port, _post, _start, _wait_ready, _wrk, prepared
+from bench.report import ROOT, machine_facts, write_section
 
 
 async def _run_progress(settings: Settings) -> tuple[int, str] | None:
@@ -39,12 +39,8 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=20)
     parser.add_argument("--data-dir", type=Path, default=ROOT / ".movierec-bench")
     args = parser.parse_args()
-    if not (SHARED_DATA / "wikipedia-movies" / "movies.json.gz").exists():
-        sys.exit(f"skipped: {SHARED_DATA} not found (the benchmark reads ../shared/data)")
     data_dir = args.data_dir.resolve()
-    ensure_catalogue(data_dir)
-    settings = Settings(data_dir=data_dir)
-    dsn = asyncio.run(resolve_database_url(settings))
+    settings, dsn = prepared(data_dir)
     env = {
         **os.environ,
         "MOVIEREC_DATA_DIR": str(data_dir),

@@ -26,37 +26,22 @@ class StableErrors(MaskErrors):
     def _process(self, error: GraphQLError, request_id: str | None) -> GraphQLError:
         original = error.original_error
         if isinstance(original, AppError):
-            return GraphQLError(
-                error.message,
-                error.nodes,
-                error.source,
-                error.positions,
-                error.path,
-                original_error=None,
-                extensions={"code": original.code},
-            )
+            return _with_extensions(error, {"code": original.code})
         if (error.extensions or {}).get("code"):
             return error  # permission errors carry their own code
         if isinstance(original, GraphQLError):
             # A variable that cannot be coerced (NaN, infinity, a string for a Float): the caller's input.
-            return GraphQLError(
-                error.message,
-                error.nodes,
-                error.source,
-                error.positions,
-                error.path,
-                extensions={"code": "BAD_USER_INPUT"},
-            )
+            return _with_extensions(error, {"code": "BAD_USER_INPUT"})
         if original is None:
             # Syntax and validation errors: safe to show as they are.
             error.extensions = {**(error.extensions or {}), "code": "GRAPHQL_VALIDATION_FAILED"}
             return error
         log.error("unexpected error in request %s at %s", request_id, error.path, exc_info=original)
-        return GraphQLError(
-            self.error_message,
-            error.nodes,
-            error.source,
-            error.positions,
-            error.path,
-            extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
-        )
+        return _with_extensions(error, {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}, self.error_message)
+
+
+def _with_extensions(error: GraphQLError, extensions: dict[str, object], message: str | None = None) -> GraphQLError:
+    """The same error (place, path) with another message or extensions, and no original error."""
+    return GraphQLError(
+        message or error.message, error.nodes, error.source, error.positions, error.path, extensions=extensions
+    )
