@@ -177,6 +177,33 @@ def doctor() -> None:
 
 
 @cli.command()
+def evaluate(
+    k: Annotated[int, typer.Option("--k", help="List length the metrics look at")] = 10,
+    relevant_from: Annotated[float, typer.Option(help="A held-out rating this high is relevant")] = 4.0,
+    seed: Annotated[int, typer.Option(help="Seed for the random baseline and user sampling")] = 0,
+    users: Annotated[int | None, typer.Option(help="Evaluate a random sample of this many users")] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Also write the results as JSON")] = None,
+) -> None:
+    """Offline evaluation: hold out each user's latest 20% of ratings and score every strategy."""
+    import json
+
+    from app.evaluation import EvaluationConfig, table
+    from app.evaluation import evaluate as run_evaluation
+
+    async def work() -> int:
+        settings = get_settings()
+        config = EvaluationConfig(k=k, relevant_from=relevant_from, seed=seed, max_users=users)
+        async with _connection(settings) as conn:
+            results = await run_evaluation(conn, settings, config)
+        _echo(table(results, k))
+        if json_path is not None:
+            json_path.write_text(json.dumps({"config": vars(config), "results": results}, indent=2) + "\n")
+        return 0
+
+    _run(work)
+
+
+@cli.command()
 def setup() -> None:
     """Migrate, load the demo catalogue into an empty database, embed, index, print stats."""
 

@@ -22,7 +22,8 @@ REFRESH_JOB_ID = "refresh-embeddings"
 OUTBOX_FUNCTION = "process_outbox"
 OUTBOX_JOB_ID = "process-outbox"
 
-_REDIS_DOWN = (redis.RedisError, OSError)
+# RuntimeError: the embedded redis-server could not be started.
+_REDIS_DOWN = (redis.RedisError, OSError, RuntimeError)
 
 
 @dataclass(frozen=True)

@@ -87,6 +87,16 @@ def blend(similarity: float, prior: float, weight: float) -> float:
     return (1.0 - weight) * similarity + weight * prior
 
 
+def rank_by_profile(
+    candidates: Sequence[Candidate], limit: int, diversity: float, *, weight: float, scale: float
+) -> list[Candidate]:
+    """Score = blend of similarity and the popularity prior, then MMR: how personal lists are ranked."""
+    for c in candidates:
+        c.popularity = popularity_prior(c.movie["rating_count"], c.movie["vote_count"], scale)
+        c.score = blend(c.similarity, c.popularity, weight)
+    return mmr(candidates, limit, diversity)
+
+
 def mmr(candidates: Sequence[Candidate], limit: int, diversity: float) -> list[Candidate]:
     """Maximal marginal relevance with lambda = 1 - diversity; diversity 0 keeps score order.
 

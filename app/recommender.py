@@ -18,11 +18,11 @@ from app.ranking import (
     ExampleStrategy,
     Vector,
     average_query,
-    blend,
     example_scores,
     mmr,
     popularity_prior,
     profile_from_groups,
+    rank_by_profile,
 )
 from app.settings import Settings
 from app.sql import movies as movie_sql
@@ -69,13 +69,10 @@ class Recommender:
 
     def _rank_by_profile(self, candidates: list[Candidate], limit: int, diversity: float) -> list[Candidate]:
         """Blend similarity with the popularity prior, then MMR."""
-        weight = self.settings.popularity_weight
-        for c in candidates:
-            c.popularity = popularity_prior(
-                c.movie["rating_count"], c.movie["vote_count"], self.settings.popularity_scale
-            )
-            c.score = blend(c.similarity, c.popularity, weight)
-        return mmr(candidates, limit, diversity)
+        settings = self.settings
+        return rank_by_profile(
+            candidates, limit, diversity, weight=settings.popularity_weight, scale=settings.popularity_scale
+        )
 
     async def profiles(self, conn: asyncpg.Connection, user_ids: Sequence[int]) -> dict[int, Vector | None]:
         """Each user's taste vector (None on a cold start), from one aggregate query."""

@@ -102,13 +102,15 @@ NEAREST_MANY = {metric: nearest_many(metric) for metric in _OPERATORS}
 # Cold start: movies many people rated well, the catalogue's own votes breaking ties; same
 # filter ($1-$5), exclusions ($6) and viewer ($7) as the k-NN queries.
 POPULAR_MOVIES = f"""
+WITH popularity AS (
+    SELECT movie_id, count(*) * avg(rating) AS weight FROM ratings GROUP BY movie_id
+)
 SELECT {MOVIE_COLUMNS}, m.embedding, NULL::float8 AS distance
-FROM movies m
+FROM movies m LEFT JOIN popularity p ON p.movie_id = m.id
 WHERE m.embedding IS NOT NULL AND {_filter(1)}
   AND NOT (m.id = ANY($6::bigint[]))
   AND ($7::bigint IS NULL OR NOT EXISTS (SELECT 1 FROM ratings x WHERE x.user_id = $7 AND x.movie_id = m.id))
-ORDER BY (SELECT count(*) * coalesce(avg(r.rating), 0) FROM ratings r WHERE r.movie_id = m.id)
-         + coalesce(m.vote_count, 0) * coalesce(m.vote_average, 0) / 100.0 DESC, m.id
+ORDER BY coalesce(p.weight, 0) + coalesce(m.vote_count, 0) * coalesce(m.vote_average, 0) / 100.0 DESC, m.id
 LIMIT $8
 """
 

@@ -1,0 +1,65 @@
+"""`movierec evaluate`: metrics checked against hand-computed values, and a run on a small fixture."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import numpy as np
+import pytest
+
+from app.embedding import embed_movies
+from app.evaluation import STRATEGIES, EvaluationConfig, evaluate, split
+from app.importers.demo import import_demo
+from app.metrics import hit, intra_list_diversity, mean_popularity_rank, ndcg_at_k, recall_at_k, reciprocal_rank
+from app.settings import Settings
+from tests.fakes import FakeEmbedder
+
+
+def test_metrics_by_hand() -> None:
+    ranked, relevant = [10, 20, 30, 40], {20, 40, 99}
+    assert recall_at_k(ranked, relevant, 3) == pytest.approx(1 / 3)  # 20 found, of 3 relevant
+    assert recall_at_k(ranked, relevant, 4) == pytest.approx(2 / 3)
+    # DCG@4 = 1/log2(3) + 1/log2(5); ideal = 1 + 1/log2(3) + 1/log2(4)
+    assert ndcg_at_k(ranked, relevant, 4) == pytest.approx(
+        (1 / math.log2(3) + 1 / math.log2(5)) / (1 + 1 / math.log2(3) + 0.5)
+    )
+    assert reciprocal_rank(ranked, relevant, 4) == 0.5
+    assert reciprocal_rank(ranked, relevant, 1) == 0.0
+    assert (hit(ranked, relevant, 1), hit(ranked, relevant, 2)) == (0.0, 1.0)
+    assert mean_popularity_rank([1, 2], {1: 1, 2: 3}) == 2.0
+    vectors = np.array([[1, 0], [0, 1], [1, 0]], dtype=np.float32)  # distances 1, 0, 1
+    assert intra_list_diversity(vectors) == pytest.approx(2 / 3)
+
+
+def test_split_holds_out_the_latest_fifth() -> None:
+    ratings = [(i, 4.0) for i in range(10)]
+    train, test = split(ratings, 0.2)
+    assert [m for m, _ in test] == [8, 9] and len(train) == 8
+    assert split(ratings[:5], 0.2)[1] == [(4, 4.0)]
+
+
+async def test_evaluation_on_the_demo_catalogue(conn: asyncpg.Connection) -> None:
+    await import_demo(conn)
+    await embed_movies(conn, FakeEmbedder(model_name="all-MiniLM-L6-v2"))
+    # One user who rates ten movies over time; the last two (the held-out fifth) are liked.
+    user = await conn.fetchval("INSERT INTO users (name) VALUES ('eval') RETURNING id")
+    movies = [r["id"] for r in await conn.fetch("SELECT id FROM movies ORDER BY id LIMIT 10")]
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    for i, movie in enumerate(movies):
+        await conn.execute(
+            "INSERT INTO ratings (user_id, movie_id, rating, rated_at) VALUES ($1, $2, $3, $4)",
+            user,
+            movie,
+            5.0 if i >= 8 or i % 2 else 2.0,
+            start + timedelta(days=i),
+        )
+    results = await evaluate(conn, Settings(), EvaluationConfig(k=5, seed=1))
+    assert list(results) == list(STRATEGIES)
+    # Demo users' held-out ratings count too: every strategy scored the same users.
+    assert len({r["users"] for r in results.values()}) == 1 and results["random"]["users"] >= 2
+    for metrics in results.values():
+        assert 0 <= metrics["recall"] <= 1 and 0 <= metrics["ndcg"] <= 1 and 0 < metrics["coverage"] <= 1
+    again = await evaluate(conn, Settings(), EvaluationConfig(k=5, seed=1))
+    assert again == results  # deterministic for a seed
