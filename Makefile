@@ -38,6 +38,7 @@ bench: install
 	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.embed
 	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.api
 	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.refresh
+	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.vectors
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
