@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
@@ -237,7 +238,8 @@ def serve(
         typer.secho(str(error), fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None
     typer.echo(admin.how_to_call(settings, host, port))
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False)
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the Ctrl-C it shut down on
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False)
 
 
 async def _check_ready(settings: Settings) -> None:
