@@ -121,7 +121,7 @@ async def evaluate(
             lists["content + popularity, popular candidates added"] = lists["popularity"]
         else:
             # Not what the API does (yet): widen the pool with the most popular unseen movies.
-            extra = [m for m in lists["popularity"][:0]] or [m for m in popular if m not in seen][: pool_size(config.k)]
+            extra = [m for m in popular if m not in seen][: pool_size(config.k)]
             in_pool = {c.id for c in pool}
             widened = _fresh(pool, counts) + [
                 Candidate(
