@@ -16,6 +16,7 @@ from app.importers.pipeline import import_movies
 from app.importers.records import MovieRecord
 from app.importers.wikipedia import read_wikipedia
 from tests.conftest import FIXTURES
+from tests.movielens_fixtures import write_movielens
 
 
 async def test_wikipedia_import_counts_skips_and_is_idempotent(conn: asyncpg.Connection) -> None:
@@ -133,11 +134,11 @@ def test_movielens_title_normalisation() -> None:
     assert normalise_title("The Matrix") == normalise_title("Matrix, The")
 
 
-async def test_movielens_matches_by_title_and_year_and_never_invents(conn: asyncpg.Connection) -> None:
+async def test_movielens_matches_by_title_and_year_and_never_invents(conn: asyncpg.Connection, tmp_path: Path) -> None:
     await import_demo(conn)
     movies_before = await conn.fetchval("SELECT count(*) FROM movies")
     ratings_before = await conn.fetchval("SELECT count(*) FROM ratings")
-    summary = await import_movielens(conn, FIXTURES / "movielens")
+    summary = await import_movielens(conn, write_movielens(tmp_path, "movielens"))
     assert summary.extra["movies matched"] == "5 of 6 (83.3%)"
     assert summary.extra["ratings matched"] == "6 of 9 (66.7%)"
     assert summary.reasons == {
@@ -160,15 +161,15 @@ async def test_movielens_matches_by_title_and_year_and_never_invents(conn: async
         ("2", 807, 2.5),
         ("3", 278, 1.0),
     ]
-    again = await import_movielens(conn, FIXTURES / "movielens")
+    again = await import_movielens(conn, tmp_path / "movielens")
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, 6)
 
 
-async def test_movielens_prefers_links(conn: asyncpg.Connection) -> None:
+async def test_movielens_prefers_links(conn: asyncpg.Connection, tmp_path: Path) -> None:
     await import_demo(conn)
     fight_club = MovieRecord(title="Fight Club", year=1999, source="test", source_key="fc", imdb_id="tt0137523")
     await import_movies(conn, [("test", fight_club)], "source_key")
-    summary = await import_movielens(conn, FIXTURES / "movielens_links")
+    summary = await import_movielens(conn, write_movielens(tmp_path, "movielens_links"))
     assert summary.extra["movies matched"] == "2 of 2 (100.0%)"
     rated = await conn.fetch(
         "SELECT m.tmdb_id, m.imdb_id FROM ratings r JOIN movies m ON m.id = r.movie_id "
