@@ -101,3 +101,30 @@ async def test_a_cron_tick_during_a_refresh_does_nothing(
         await holder.close()
     assert await conn.fetchval("SELECT count(*) FROM embedding_runs") == 0
     assert await conn.fetchval("SELECT count(*) FROM movies WHERE embedding IS NOT NULL") == 0
+
+
+async def test_ivfflat_is_rebuilt_only_after_a_fifth_of_its_vectors_changed(conn: asyncpg.Connection) -> None:
+    from app.refresh import refresh_embeddings
+    from app.vector_index import describe_index, ensure_index
+
+    settings = Settings(index_type="ivfflat", ivfflat_min_rows=10)
+    embedder = FakeEmbedder(model_name=settings.model)
+    await _seed(conn, 30)
+    await embed_movies(conn, embedder)
+    assert (await ensure_index(conn, settings)).action == "built"
+
+    async def edit(count: int, text: str) -> None:
+        records = [
+            MovieRecord(title=f"Film {i}", year=2001, overview=text, source="t", source_key=f"Film{i}")
+            for i in range(count)
+        ]
+        await import_movies(conn, [("edit", r) for r in records], "source_key")
+
+    await edit(3, "A small change.")  # 3 of 30 vectors: 10%
+    small = await refresh_embeddings(conn, embedder, settings)
+    assert small.run.embedded == 3 and small.index is None
+    await edit(9, "A bigger change.")  # 9 more of 30 since the build: 30%
+    big = await refresh_embeddings(conn, embedder, settings)
+    assert big.run.embedded == 9 and big.index is not None and big.index.action == "rebuilt"
+    index = await describe_index(conn)
+    assert index is not None and index.method == "ivfflat" and index.valid
