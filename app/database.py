@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import warnings
 from pathlib import Path
 
@@ -11,8 +10,6 @@ import asyncpg
 from pgvector.asyncpg import register_vector
 
 from app.settings import Settings
-
-log = logging.getLogger(__name__)
 
 EMBEDDED_DATABASE = "movierec"
 

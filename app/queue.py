@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import redis
 from arq import ArqRedis, create_pool
 from arq.connections import RedisSettings
-from arq.jobs import Job, JobStatus
+from arq.jobs import Job
 
 from app.errors import Unavailable
 from app.redis_server import resolve_redis_url
@@ -84,8 +84,3 @@ class JobQueue:
         if self._redis is not None:
             await self._redis.aclose()
             self._redis = None
-
-
-def is_active(status: str) -> bool:
-    """Queued or running."""
-    return status in {JobStatus.queued.value, JobStatus.deferred.value, JobStatus.in_progress.value}

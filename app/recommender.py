@@ -132,9 +132,7 @@ class Recommender:
 
     def _cold_start(self, popular: list[Candidate], limit: int, diversity: float) -> list[Candidate]:
         for position, c in enumerate(popular):
-            c.popularity = popularity_prior(
-                c.movie["rating_count"], c.movie["vote_count"], self.settings.popularity_scale
-            )
+            c.popularity = self._prior(c)
             c.similarity, c.distance = 0.0, None
             c.score = 1.0 - position / max(len(popular), 1)  # keep the popularity order
         return mmr(popular, limit, diversity)

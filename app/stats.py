@@ -125,8 +125,8 @@ async def run_checks(conn: asyncpg.Connection, settings: Settings, dimension: in
     )
     if stored is None:
         return checks
-    index = await describe_index(conn)
-    stats = await collect_stats(conn, settings.model)
+    stats = await collect_stats(conn, settings.model)  # it reads the index too
+    index = stats.index
     small_ivfflat = settings.index_type == "ivfflat" and stats.with_embeddings < settings.ivfflat_min_rows
     if index is None:
         checks.append(

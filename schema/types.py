@@ -8,6 +8,7 @@ from typing import Any
 import strawberry
 
 from app import explain as explain_model
+from app.errors import BadUserInput
 from app.queue import QueuedJob
 from app.ranking import Candidate
 from app.recommender import Strategy
@@ -21,8 +22,6 @@ RecommendationStrategy = strawberry.enum(Strategy, name="RecommendationStrategy"
 
 def parse_id(value: strawberry.ID | str, what: str = "id") -> int:
     """A GraphQL ID as a positive integer, or BAD_USER_INPUT."""
-    from app.errors import BadUserInput
-
     text = str(value).strip()
     if not text.isdigit() or int(text) <= 0 or len(text) > 18:
         raise BadUserInput(f"{what} {value!r} is not a valid id")
