@@ -19,6 +19,7 @@ from app.auth import load_secret
 from app.database import create_pool, resolve_database_url
 from app.embedder import Embedder, load_embedder, model_dimension
 from app.migrations import check_dimension, pending_migrations
+from app.pages import graphiql_page, page_routes
 from app.services import Services, build_services
 from app.settings import Settings, get_settings
 from app.sql import admin as admin_sql
@@ -137,6 +138,9 @@ def create_app(
                 error.setdefault("extensions", {}).setdefault("code", code)
             return response
 
+        async def render_graphql_ide(self, request: Any) -> Any:
+            return graphiql_page()  # ours: its scripts come from this server, not a CDN
+
     graphql_app = MovierecGraphQL(schema, graphql_ide=None if production else "graphiql")
 
     @contextlib.asynccontextmanager
@@ -171,6 +175,7 @@ def create_app(
         Route("/readyz", readyz),
         Route("/graphql/schema.graphql", schema_sdl),
         Route("/graphql", graphql_app, methods=["GET", "POST"]),
+        *page_routes(graphiql=not production),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

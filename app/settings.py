@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     # Unset: a random secret is created once and kept in data_dir (fine for one machine).
     jwt_secret: str | None = None
     max_body_bytes: int = Field(default=1 << 20, ge=1024)
+    # "Sign in as a demo user" in the web app (a token for any demo user, no password).
+    # Unset: on in development, off in production.
+    demo_sign_in: bool | None = None
 
     # Ranking: score = (1 - w) * similarity + w * popularity prior, where the prior is
     # 1 - exp(-(ratings stored + vote_count / 10) / popularity_scale).
@@ -74,6 +77,11 @@ class Settings(BaseSettings):
         if self.hnsw_ef_construction < 2 * self.hnsw_m:
             raise ValueError("MOVIEREC_HNSW_EF_CONSTRUCTION must be at least twice MOVIEREC_HNSW_M")
         return self
+
+    @property
+    def demo_sign_in_enabled(self) -> bool:
+        """Whether anyone may sign in as a demo user."""
+        return self.demo_sign_in if self.demo_sign_in is not None else self.env != "production"
 
     @property
     def pgdata_dir(self) -> Path:

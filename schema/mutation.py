@@ -7,8 +7,10 @@ import contextlib
 import strawberry
 
 from app.catalogue import upsert_movie
+from app.demo_sign_in import sign_in_as_demo_user
 from app.ratings import rate_movie, remove_rating
 from schema.context import Info
+from schema.demo import Session
 from schema.inputs import MovieInput
 from schema.permissions import IsAdmin
 from schema.types import Movie, Rating, RefreshJob, parse_id
@@ -54,3 +56,12 @@ class Mutation:
     async def refresh_embeddings(self, info: Info, full: bool = False) -> RefreshJob:
         services = info.context.services
         return await RefreshJob.load(services, await services.queue.enqueue_refresh(full=full))
+
+    @strawberry.mutation(description="A day-long token for a demo user (when demo sign-in is on).")
+    async def sign_in_as_demo_user(self, info: Info, user_id: strawberry.ID) -> Session:
+        services = info.context.services
+        async with services.pool.acquire() as conn:
+            session = await sign_in_as_demo_user(
+                conn, services.settings, services.jwt_secret, parse_id(user_id, "userId")
+            )
+        return Session.from_model(session)

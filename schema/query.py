@@ -5,12 +5,14 @@ from __future__ import annotations
 import strawberry
 
 from app.catalogue import list_movies, movie_id_by_tmdb_id
+from app.demo_sign_in import list_demo_users
 from app.errors import BadUserInput, check_limit
 from app.explain import explain
 from app.recommender import Ranked
 from app.sql import jobs as jobs_sql
 from app.stats import collect_stats
 from schema.context import Info
+from schema.demo import DemoUser
 from schema.inputs import ExampleStrategy, MovieFilter, to_filter
 from schema.permissions import IsAdmin, IsAuthenticated
 from schema.types import (
@@ -173,3 +175,9 @@ class Query:
         viewer = info.context.require_viewer()
         row = await info.context.users.load(viewer.user_id)
         return User(id=strawberry.ID(str(row["id"])), name=row["name"]) if row else None
+
+    @strawberry.field(description="Demo users anyone may sign in as (empty when demo sign-in is off).")
+    async def demo_users(self, info: Info) -> list[DemoUser]:
+        services = info.context.services
+        async with services.pool.acquire() as conn:
+            return [DemoUser.from_row(row) for row in await list_demo_users(conn, services.settings)]

@@ -20,6 +20,14 @@ FROM ratings WHERE user_id = ANY($1::bigint[])
 ORDER BY user_id, rated_at DESC, movie_id
 """
 
+# The demo importer's users (source 'demo'), the ones the web app offers to sign in as.
+DEMO_USERS = """
+SELECT u.id, u.name, count(r.movie_id) AS rating_count
+FROM users u LEFT JOIN ratings r ON r.user_id = u.id
+WHERE u.source = 'demo' AND ($1::bigint IS NULL OR u.id = $1)
+GROUP BY u.id ORDER BY u.id
+"""
+
 USERS_BY_IDS = "SELECT id, name, source, created_at FROM users WHERE id = ANY($1::bigint[])"
 
 UPSERT_RATING = """
