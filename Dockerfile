@@ -1,4 +1,11 @@
 # One image for every movierec process (migrate, api, worker); docker-compose.yml picks the command.
+
+# GraphiQL's JavaScript and CSS from npm, at the versions in app/web/package-lock.json.
+FROM node:20-slim AS web
+WORKDIR /web
+COPY app/web/package.json app/web/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+
 FROM python:3.11-slim
 
 ENV PYTHONUNBUFFERED=1 \
@@ -14,6 +21,7 @@ RUN pip install "torch==2.13.0"
 
 COPY pyproject.toml README.md ./
 COPY app ./app
+COPY --from=web /web/node_modules ./app/web/node_modules
 COPY schema ./schema
 COPY jobs ./jobs
 RUN pip install .

@@ -4,8 +4,12 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.movierec-installed
+WEB := app/web
+WEB_STAMP := $(WEB)/node_modules/.movierec-installed
+# System packages come from apt; root installs them directly, anyone else through sudo.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install run test lint typecheck pytest bench clean
+.PHONY: install run test lint typecheck pytest browser bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,7 +19,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# GraphiQL's JavaScript and CSS, from the npm registry at the versions in package-lock.json;
+# the app serves them itself, so no page needs a CDN.
+$(WEB_STAMP): $(WEB)/package.json $(WEB)/package-lock.json
+	command -v npm >/dev/null || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq nodejs npm)
+	npm ci --prefix $(WEB) --no-audit --no-fund --loglevel=error
+	touch $(WEB_STAMP)
+
+install: $(STAMP) $(WEB_STAMP)
+
+# Headless Chromium and its WebDriver (Debian packages) for the browser tests.
+browser:
+	command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium chromium-driver)
 
 run: install
 	$(BIN)/movierec up
@@ -27,8 +43,8 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install
-	HF_HUB_OFFLINE=1 $(BIN)/pytest
+pytest: install browser
+	HF_HUB_OFFLINE=1 MOVIEREC_REQUIRE_BROWSER=1 $(BIN)/pytest
 
 test: lint typecheck pytest
 
@@ -41,4 +57,4 @@ bench: install
 	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.vectors
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(WEB)/node_modules .pytest_cache .mypy_cache .ruff_cache test-artifacts

@@ -26,6 +26,7 @@ from app.migrations import (
     pending_migrations,
     resize_embedding_column,
 )
+from app.pages import missing_graphiql_assets
 from app.settings import Settings
 from app.sql import catalogue as catalogue_sql
 from app.stats import Check, collect_stats, run_checks
@@ -163,8 +164,10 @@ def how_to_call(settings: Settings, host: str, port: int) -> str:
     """What `make run` prints: where the API is and a ready demo token."""
     url = f"http://{host}:{port}/graphql"
     demo = mint(settings, 1, admin=False, ttl="7d")
+    sign_in = " (Sign in: pick a demo user)" if settings.demo_sign_in_enabled else ""
     return "\n".join(
         [
+            f"web app: http://{host}:{port}/{sign_in}",
             f"GraphQL API: {url}" + ("" if settings.env == "production" else " (open it in a browser for GraphiQL)"),
             "demo token for user 1 (Ana), valid 7 days; paste into GraphiQL's headers as",
             f'  {{"Authorization": "Bearer {demo}"}}',
@@ -180,4 +183,9 @@ async def doctor(conn: asyncpg.Connection, settings: Settings) -> list[Check]:
     """Every health check."""
     if not await pending_migrations(conn):
         await init_connection(conn)
-    return await run_checks(conn, settings, model_dimension(settings.model))
+    checks = await run_checks(conn, settings, model_dimension(settings.model))
+    if settings.env != "production":
+        missing = missing_graphiql_assets()
+        detail = "installed" if not missing else f"missing {', '.join(missing)}"
+        checks.append(Check("GraphiQL files", not missing, detail, "run `make install` (npm ci in app/web)"))
+    return checks

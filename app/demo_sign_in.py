@@ -32,9 +32,7 @@ async def list_demo_users(conn: asyncpg.Connection, settings: Settings) -> list[
     return [dict(row) for row in await conn.fetch(sql.DEMO_USERS, None)]
 
 
-async def sign_in_as_demo_user(
-    conn: asyncpg.Connection, settings: Settings, secret: str, user_id: int
-) -> DemoSession:
+async def sign_in_as_demo_user(conn: asyncpg.Connection, settings: Settings, secret: str, user_id: int) -> DemoSession:
     """A day-long token for a demo user; FORBIDDEN when demo sign-in is off, NOT_FOUND for anyone else."""
     if not settings.demo_sign_in_enabled:
         raise Forbidden("demo sign-in is off on this server (MOVIEREC_DEMO_SIGN_IN)")

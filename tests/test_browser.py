@@ -21,8 +21,8 @@ from tests.browser_support import (
     chromium,
     console_errors,
     live_server,
-    require_chromium,
     requested_urls,
+    require_chromium,
     screenshot,
 )
 
@@ -75,6 +75,15 @@ def rate_open_movie(driver: WebDriver, rating: str) -> str:
     return title
 
 
+def open_first_unrated_similar(driver: WebDriver, rated: list[str]) -> None:
+    """Open the first movie in "More like ..." that is not rated yet, and wait for its page."""
+    cards = driver.find_elements(By.CSS_SELECTOR, ".grid .card-title a")
+    target = next(card for card in cards if card.text not in rated)
+    title = target.text
+    target.click()
+    wait(driver, ".movie-detail h1", title)
+
+
 def test_graphiql_works_offline_and_runs_similar_movies(base_url: str, browser: WebDriver) -> None:
     browser.get(f"{base_url}/graphql")
     wait(browser, ".graphiql-container .graphiql-execute-button").click()
@@ -121,10 +130,7 @@ def test_search_sign_in_rate_and_see_recommendations_change(base_url: str, brows
     browser.back()
     rated = [rate_open_movie(browser, "5")]
     for rating in ("4.5", "4"):
-        unrated = [c for c in browser.find_elements(By.CSS_SELECTOR, ".grid .card") if c.text.split("\n")[0] not in rated]
-        unrated[0].find_element(By.CSS_SELECTOR, ".card-title a").click()
-        wait(browser, ".movie-detail h1", "")
-        WebDriverWait(browser, 20).until(lambda d: d.find_element(By.CSS_SELECTOR, ".movie-detail h1").text.split(" (")[0] not in rated)
+        open_first_unrated_similar(browser, rated)
         rated.append(rate_open_movie(browser, rating))
 
     browser.find_element(By.CSS_SELECTOR, '.nav a[data-route="for-you"]').click()
@@ -152,6 +158,10 @@ def test_search_sign_in_rate_and_see_recommendations_change(base_url: str, brows
     assert "COVERAGE" in stats.text and "all-MiniLM-L6-v2" in stats.text and "HNSW" in stats.text
     screenshot(browser, "spa-stats")
     assert console_errors(browser) == []
+
+    # GraphiQL picks up the web app's token, so authenticated operations work there too.
+    browser.get(f"{base_url}/graphql")
+    wait(browser, ".graphiql-editor-tool", "Bearer ey")
 
 
 def test_expired_token_offline_and_missing_movie_are_explained(base_url: str, browser: WebDriver) -> None:

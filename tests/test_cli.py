@@ -83,4 +83,4 @@ def test_setup_loads_embeds_indexes_and_doctor_passes(database_url: str) -> None
     assert "demo catalogue: database not empty, skipped" in again.stdout and "embedded 0 " in again.stdout
     doctor = movierec(database_url, "doctor")
     assert doctor.returncode == 0, doctor.stdout
-    assert doctor.stdout.count("OK  ") == 6
+    assert doctor.stdout.count("OK  ") == 7 and "OK   GraphiQL files: installed" in doctor.stdout

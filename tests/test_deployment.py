@@ -44,3 +44,11 @@ def test_environment_names_match_the_settings() -> None:
         if service.get("build"):
             assert set(service["environment"]) <= known, name
     assert re.search(r"^FROM python:3\.11", (ROOT / "Dockerfile").read_text(), re.M)
+
+
+def test_the_image_installs_graphiql_files_from_the_lockfile() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^COPY app/web/package\.json app/web/package-lock\.json", dockerfile, re.M)
+    assert "RUN npm ci" in dockerfile
+    assert "COPY --from=web /web/node_modules ./app/web/node_modules" in dockerfile
+    assert "app/web/node_modules" in (ROOT / ".dockerignore").read_text()
