@@ -4,7 +4,7 @@
 FROM node:20-slim AS web
 WORKDIR /web
 COPY app/web/package.json app/web/package-lock.json ./
-RUN npm ci --no-audit --no-fund
+RUN npm ci --omit=dev --no-audit --no-fund
 
 FROM python:3.11-slim
 

@@ -42,6 +42,7 @@ lint: install
 
 typecheck: install
 	$(BIN)/mypy
+	npm run --prefix $(WEB) --silent typecheck
 
 pytest: install browser
 	HF_HUB_OFFLINE=1 MOVIEREC_REQUIRE_BROWSER=1 $(BIN)/pytest

@@ -49,6 +49,6 @@ def test_environment_names_match_the_settings() -> None:
 def test_the_image_installs_graphiql_files_from_the_lockfile() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert re.search(r"^COPY app/web/package\.json app/web/package-lock\.json", dockerfile, re.M)
-    assert "RUN npm ci" in dockerfile
+    assert "RUN npm ci --omit=dev" in dockerfile
     assert "COPY --from=web /web/node_modules ./app/web/node_modules" in dockerfile
     assert "app/web/node_modules" in (ROOT / ".dockerignore").read_text()

@@ -18,6 +18,7 @@ export class ApiError extends Error {
  * @returns {Promise<any>}
  */
 export async function graphql(query, variables = {}, token = null) {
+  /** @type {Record<string, string>} */
   const headers = { "Content-Type": "application/json", Accept: "application/json" };
   if (token) headers.Authorization = `Bearer ${token}`;
   let response;
