@@ -21,7 +21,10 @@ export async function renderSearch(page) {
     maxlength: "500",
   });
   const go = (/** @type {string} */ text) => {
-    window.location.hash = `#/?q=${encodeURIComponent(text.trim())}`;
+    const hash = `#/?q=${encodeURIComponent(text.trim())}`;
+    // The same search again (say, after an error) changes no hash, so no hashchange: redraw.
+    if (window.location.hash === hash) page.reload();
+    else window.location.hash = hash;
   };
   const results = h("section", { class: "results", "aria-live": "polite" });
   mount(
