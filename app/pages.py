@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
@@ -41,6 +42,15 @@ PAGE_HEADERS = {
 }
 
 
+class RevalidatedStaticFiles(StaticFiles):
+    """Static files browsers must revalidate (a cheap 304), so a new release never runs old modules."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+
 def missing_graphiql_assets() -> list[str]:
     """The GraphiQL files that are not installed (npm never ran in app/web)."""
     return [name for name, path in GRAPHIQL_ASSETS.items() if not path.is_file()]
@@ -77,7 +87,7 @@ def page_routes(*, graphiql: bool) -> list[BaseRoute]:
     """The SPA at / and /static; GraphiQL's assets too unless GraphiQL is off (production)."""
     routes: list[BaseRoute] = [
         Route("/", spa_index),
-        Mount("/static", StaticFiles(directory=SPA_DIR), name="static"),
+        Mount("/static", RevalidatedStaticFiles(directory=SPA_DIR), name="static"),
     ]
     if graphiql:
         routes.append(Route("/graphiql/assets/{name}", graphiql_asset))

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -17,6 +18,7 @@ from app.embedder import SentenceTransformerEmbedder
 from app.embedding import embed_movies
 from app.importers.demo import import_demo
 from app.migrations import migrate
+from app.redis_server import stop_embedded_redis
 from app.server import create_app
 from app.settings import Settings
 from app.vector_index import ensure_index
@@ -124,6 +126,10 @@ def running_api(
 
     settings = Settings(database_url=database_url, data_dir=data_dir, jwt_secret=SECRET, **overrides)
     app = create_app(settings, pool_factory=counting_pool, embedder=model)
-    with TestClient(app) as client:
-        api.client = client
-        yield api
+    try:
+        with TestClient(app) as client:
+            api.client = client
+            yield api
+    finally:
+        # An operation that nudged the queue started an embedded redis-server; do not leave it running.
+        stop_embedded_redis(Path(data_dir) / "redis")

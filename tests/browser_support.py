@@ -18,6 +18,7 @@ import pytest
 import uvicorn
 
 from app.embedder import SentenceTransformerEmbedder
+from app.redis_server import stop_embedded_redis
 from app.server import create_app
 from app.settings import Settings
 from tests.api_support import SECRET
@@ -67,6 +68,7 @@ def live_server(
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+        stop_embedded_redis(data_dir / "redis")  # started if a request nudged the job queue
 
 
 @contextmanager

@@ -35,6 +35,9 @@ def test_every_spa_file_is_served_with_its_type(api: Api) -> None:
         response = api.client.get(f"/static/{path.relative_to(pages.SPA_DIR).as_posix()}")
         assert response.status_code == 200, path
         assert types[path.suffix] in response.headers["content-type"], path
+        assert response.headers["cache-control"] == "no-cache"
+        etag = response.headers["etag"]
+        assert api.client.get(response.url, headers={"If-None-Match": etag}).status_code == 304
     assert api.client.get("/static/../pages.py").status_code == 404
 
 
