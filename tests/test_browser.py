@@ -129,9 +129,14 @@ def test_search_sign_in_rate_and_see_recommendations_change(base_url: str, brows
     # Rate Inception, then two of the films like it, moving through the "More like" lists.
     browser.back()
     rated = [rate_open_movie(browser, "5")]
-    for rating in ("4.5", "4"):
-        open_first_unrated_similar(browser, rated)
-        rated.append(rate_open_movie(browser, rating))
+    open_first_unrated_similar(browser, rated)
+    rated.append(rate_open_movie(browser, "4.5"))
+    open_first_unrated_similar(browser, rated)
+    rate_open_movie(browser, "2.5")  # a change of mind: rate, take it back, rate again
+    browser.find_element(By.CSS_SELECTOR, ".your-rating .stars .link").click()
+    wait(browser, ".your-rating .stars-value", "Not rated")
+    rated.append(rate_open_movie(browser, "3.5"))
+    screenshot(browser, "spa-movie-rated")
 
     browser.find_element(By.CSS_SELECTOR, '.nav a[data-route="for-you"]').click()
     wait(browser, '.recommendations[data-strategy="CONTENT_PROFILE"] .card')
@@ -158,6 +163,8 @@ def test_search_sign_in_rate_and_see_recommendations_change(base_url: str, brows
     assert "COVERAGE" in stats.text and "all-MiniLM-L6-v2" in stats.text and "HNSW" in stats.text
     screenshot(browser, "spa-stats")
     assert console_errors(browser) == []
+    urls = requested_urls(browser)
+    assert urls and all(url.startswith(base_url) for url in urls), [u for u in urls if not u.startswith(base_url)]
 
     # GraphiQL picks up the web app's token, so authenticated operations work there too.
     browser.get(f"{base_url}/graphql")

@@ -22,7 +22,7 @@ export function percent(/** @type {number} */ similarity) {
 /**
  * A movie card linking to its page; `extra` goes under the title (stars, buttons, panels).
  * @param {{id: string, title: string, year: number | null, genres: string[], director?: string | null}} movie
- * @param {{similarity?: number, extra?: any[], rank?: number}} [options]
+ * @param {{similarity?: number, summary?: string, extra?: any[]}} [options]
  */
 export function movieCard(movie, options = {}) {
   return h(
@@ -39,6 +39,7 @@ export function movieCard(movie, options = {}) {
         [movie.year, movie.genres.slice(0, 3).join(" · ")].filter(Boolean).join(" — "),
       ),
       options.similarity !== undefined ? h("p", { class: "match", text: `${percent(options.similarity)} match` }) : null,
+      options.summary ? h("p", { class: "card-summary", text: options.summary }) : null,
       options.extra || null,
     ),
   );

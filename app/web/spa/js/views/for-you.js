@@ -82,6 +82,7 @@ function recommendationCard(/** @type {any} */ item, /** @type {string} */ strat
   toggle.addEventListener("click", () => toggleWhy(item.movie.id, why, toggle));
   return movieCard(item.movie, {
     similarity: strategy === "COLD_START_POPULAR" ? undefined : item.similarity,
+    summary: item.movie.overview,
     extra: [h("div", { class: "card-actions" }, ratingControl(item.movie), toggle), why],
   });
 }
