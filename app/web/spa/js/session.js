@@ -54,6 +54,10 @@ class Session extends EventTarget {
   async restore() {
     if (!this.token) return;
     const data = await this.request(VIEWER);
+    if (!data.viewer) {
+      this.signOut("expired"); // a valid token for a user this server no longer has
+      return;
+    }
     this.viewer = data.viewer;
     this.#emit("change", "signed-in");
   }
