@@ -20,11 +20,11 @@ FROM ratings WHERE user_id = ANY($1::bigint[])
 ORDER BY user_id, rated_at DESC, movie_id
 """
 
-# The demo importer's users (source 'demo'), the ones the web app offers to sign in as.
-DEMO_USERS = """
+# Users from one source (the demo importer's: the ones the web app offers to sign in as), or one of them.
+USERS_FROM_SOURCE = """
 SELECT u.id, u.name, count(r.movie_id) AS rating_count
 FROM users u LEFT JOIN ratings r ON r.user_id = u.id
-WHERE u.source = 'demo' AND ($1::bigint IS NULL OR u.id = $1)
+WHERE u.source = $1 AND ($2::bigint IS NULL OR u.id = $2)
 GROUP BY u.id ORDER BY u.id
 """
 
