@@ -91,6 +91,8 @@ def chromium() -> Iterator[Any]:
         "--disable-dev-shm-usage",
         "--disable-background-networking",
         "--disable-component-update",
+        "--disable-quic",
+        "--disable-sync",
         "--no-first-run",
         "--window-size=1360,960",
         "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
