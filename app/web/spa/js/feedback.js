@@ -54,6 +54,11 @@ export function notice(/** @type {{title: string, body?: string, action?: Action
   );
 }
 
+/** A page-level failure: what happened, in words, and a Retry button. */
+export function failedNotice(/** @type {unknown} */ error, /** @type {() => void} */ retry) {
+  return notice({ ...describe(error), kind: "error", action: { label: "Retry", run: retry } });
+}
+
 /** A placeholder while a request runs. */
 export function loading(/** @type {string} */ label = "Loading…") {
   return h("div", { class: "loading", role: "status" }, h("span", { class: "spinner", "aria-hidden": "true" }), label);

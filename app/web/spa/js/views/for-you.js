@@ -1,7 +1,7 @@
 // Personal recommendations: a diversity slider, "Why?" on each, and the viewer's own ratings.
 import { movieCard, percent } from "../components.js";
 import { debounce, h, mount } from "../dom.js";
-import { describe, loading, notice } from "../feedback.js";
+import { describe, failedNotice, loading, notice } from "../feedback.js";
 import { EXPLAIN, RECOMMENDATIONS } from "../queries.js";
 import { ratingControl } from "../rating.js";
 import { session } from "../session.js";
@@ -70,7 +70,7 @@ async function loadRecommendations(/** @type {import("../main.js").Page} */ page
     );
   } catch (error) {
     if (!page.isCurrent()) return;
-    mount(list, notice({ ...describe(error), kind: "error", action: { label: "Retry", run: page.reload } }));
+    mount(list, failedNotice(error, page.reload));
   } finally {
     list.removeAttribute("aria-busy");
   }

@@ -1,7 +1,7 @@
 // One movie: its details, the viewer's rating, and the movies most like it.
 import { movieCard, poster } from "../components.js";
 import { h, mount } from "../dom.js";
-import { describe, loading, notice } from "../feedback.js";
+import { failedNotice, loading, notice } from "../feedback.js";
 import { MOVIE_PAGE } from "../queries.js";
 import { ratingControl } from "../rating.js";
 import { session } from "../session.js";
@@ -20,7 +20,7 @@ export async function renderMovie(page) {
       page.root,
       missing
         ? notice({ title: "No such movie", body: `There is no movie with id ${id}.`, action: { label: "Search instead", run: () => (window.location.hash = "#/") } })
-        : notice({ ...describe(error), kind: "error", action: { label: "Retry", run: page.reload } }),
+        : failedNotice(error, page.reload),
     );
     return;
   }

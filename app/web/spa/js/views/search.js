@@ -1,7 +1,7 @@
 // Search by meaning: a box, a few example questions, and the closest movies.
 import { movieCard } from "../components.js";
 import { h, mount } from "../dom.js";
-import { describe, loading, notice } from "../feedback.js";
+import { failedNotice, loading, notice } from "../feedback.js";
 import { SEARCH_MOVIES } from "../queries.js";
 import { session } from "../session.js";
 
@@ -68,6 +68,6 @@ export async function renderSearch(page) {
     );
   } catch (error) {
     if (!page.isCurrent()) return;
-    mount(results, notice({ ...describe(error), kind: "error", action: { label: "Retry", run: page.reload } }));
+    mount(results, failedNotice(error, page.reload));
   }
 }

@@ -1,6 +1,6 @@
 // The catalogue at a glance: coverage, the model, the vector index and the last embedding run.
 import { h, mount } from "../dom.js";
-import { describe, loading, notice } from "../feedback.js";
+import { failedNotice, loading } from "../feedback.js";
 import { STATS } from "../queries.js";
 import { session } from "../session.js";
 
@@ -41,6 +41,6 @@ export async function renderStats(page) {
     );
   } catch (error) {
     if (!page.isCurrent()) return;
-    mount(page.root, notice({ ...describe(error), kind: "error", action: { label: "Retry", run: page.reload } }));
+    mount(page.root, failedNotice(error, page.reload));
   }
 }
