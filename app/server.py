@@ -16,19 +16,19 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.auth import load_secret
-from app.database import create_pool, resolve_database_url
-from app.embedder import Embedder, load_embedder, model_dimension
-from app.migrations import check_dimension, pending_migrations
+from app.db.connections import create_pool, resolve_database_url
+from app.db.migrate import check_dimension, pending_migrations, vector_extension_version
+from app.embeddings.model import Embedder, load_embedder, model_dimension
 from app.pages import graphiql_page, page_routes
 from app.services import Services, build_services
 from app.settings import Settings, get_settings
-from app.sql import admin as admin_sql
 
 
 class State(TypedDict):
     """What the lifespan hands every request."""
 
     services: Services
+    pool: asyncpg.Pool
 
 
 class BodyLimit:
@@ -86,13 +86,14 @@ async def healthz(request: Request) -> Response:
 
 async def readyz(request: Request) -> Response:
     """Ready: the database answers, pgvector is installed and the dimension matches the model."""
-    services: Services = request.state.services
+    pool: asyncpg.Pool = request.state.pool
+    settings: Settings = request.state.services.settings
     problems: list[str] = []
     try:
-        async with services.pool.acquire(timeout=2) as conn:
-            if not await conn.fetchval(admin_sql.VECTOR_EXTENSION_VERSION):
+        async with pool.acquire(timeout=2) as conn:
+            if not await vector_extension_version(conn):
                 problems.append("pgvector extension missing")
-            await check_dimension(conn, services.settings.model, model_dimension(services.settings.model))
+            await check_dimension(conn, settings.model, model_dimension(settings.model))
     except (TimeoutError, OSError, asyncpg.PostgresError, RuntimeError) as error:
         problems.append(str(error) or type(error).__name__)
     if problems:
@@ -161,9 +162,9 @@ def create_app(
             gc.collect()
             gc.freeze()
             try:
-                yield {"services": services}
+                yield {"services": services, "pool": active}
             finally:
-                await services.queue.close()
+                await services.close()
         finally:
             await active.close()
 

@@ -1,4 +1,4 @@
-"""What the API's lifespan holds: the pool, the settings, the model and the services built on them."""
+"""The composition root: the long-lived services the API's lifespan builds and every request shares."""
 
 from __future__ import annotations
 
@@ -6,24 +6,30 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from app.embedder import Embedder
-from app.queue import JobQueue
-from app.recommender import Recommender
+from app.catalogue.service import Catalogue
+from app.embeddings.model import Embedder
+from app.queue.client import JobQueue
+from app.recs.recommender import Recommender
+from app.search.index import describe_index, ivfflat_probes
+from app.search.vectors import VectorSearch
 from app.settings import Settings
-from app.vector_index import describe_index, ivfflat_probes
-from app.vector_search import VectorSearch
+from app.status.stats import StatusReader
 
 
-@dataclass
+@dataclass(frozen=True)
 class Services:
-    """Long-lived, shared by every request."""
+    """What resolvers call: one service per concern, none reaching into another."""
 
     settings: Settings
-    pool: asyncpg.Pool
-    embedder: Embedder | None
+    catalogue: Catalogue
     recommender: Recommender
+    jobs: JobQueue
+    status: StatusReader
     jwt_secret: str
-    queue: JobQueue
+
+    async def close(self) -> None:
+        """Release what the services opened (the queue's Redis connection)."""
+        await self.jobs.close()
 
 
 async def build_services(settings: Settings, pool: asyncpg.Pool, embedder: Embedder | None, secret: str) -> Services:
@@ -34,5 +40,12 @@ async def build_services(settings: Settings, pool: asyncpg.Pool, embedder: Embed
     if index is not None and index.method == "ivfflat":
         probes = ivfflat_probes(settings, int(index.options.get("lists", "1")))
     search = VectorSearch(settings, ivfflat_probes=probes)
-    recommender = Recommender(pool, settings, search, embedder)
-    return Services(settings, pool, embedder, recommender, secret, JobQueue(settings))
+    jobs = JobQueue(settings, pool)
+    return Services(
+        settings=settings,
+        catalogue=Catalogue(pool, settings, secret, on_change=jobs.nudge_outbox),
+        recommender=Recommender(pool, settings, search, embedder),
+        jobs=jobs,
+        status=StatusReader(pool, settings),
+        jwt_secret=secret,
+    )

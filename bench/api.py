@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from app.auth import load_secret, mint_token
-from app.database import connect, resolve_database_url
+from app.db.connections import connect, resolve_database_url
+from app.search import vectors as sql
 from app.settings import Settings
-from app.sql import movies as sql
 from bench.report import ROOT, SHARED_DATA, machine_facts, write_section
 
 OPERATIONS = {

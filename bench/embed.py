@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from app.embedding import EMBED_BATCH
+from app.embeddings.pipeline import EMBED_BATCH
 from bench.report import SHARED_DATA, machine_facts, write_section
 
 DEFAULT_FILE = SHARED_DATA / "wikipedia-movies" / "movies-2010s.json"
@@ -29,10 +29,10 @@ def _peak_rss_mib() -> float:
 
 def phase_encode(path: Path) -> dict[str, float]:
     """Bare SentenceTransformer.encode over the recipe texts, nothing else timed."""
-    from app.embedder import SentenceTransformerEmbedder
-    from app.importers.records import MovieRecord
-    from app.importers.wikipedia import read_wikipedia
-    from app.movie_text import embedding_text
+    from app.catalogue.importers.records import MovieRecord
+    from app.catalogue.importers.wikipedia import read_wikipedia
+    from app.embeddings.model import SentenceTransformerEmbedder
+    from app.embeddings.text import embedding_text
 
     texts = [embedding_text(r.content) for _, r in read_wikipedia(path) if isinstance(r, MovieRecord)]
     model = SentenceTransformerEmbedder("all-MiniLM-L6-v2", device="cpu", batch_size=64)
@@ -44,12 +44,12 @@ def phase_encode(path: Path) -> dict[str, float]:
 
 
 async def _pipeline(path: Path, batch: int) -> dict[str, float]:
-    from app.database import connect, ensure_database, init_connection, start_embedded_server, with_database
-    from app.embedder import SentenceTransformerEmbedder
-    from app.embedding import embed_movies
-    from app.importers.pipeline import import_movies
-    from app.importers.wikipedia import read_wikipedia
-    from app.migrations import migrate
+    from app.catalogue.importers.pipeline import import_movies
+    from app.catalogue.importers.wikipedia import read_wikipedia
+    from app.db.connections import connect, ensure_database, init_connection, start_embedded_server, with_database
+    from app.db.migrate import migrate
+    from app.embeddings.model import SentenceTransformerEmbedder
+    from app.embeddings.pipeline import embed_movies
 
     with tempfile.TemporaryDirectory(prefix="bench-embed-") as folder:
         server = start_embedded_server(Path(folder) / "pg", keep_running=False)

@@ -16,8 +16,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from app.search import vectors as sql
 from app.settings import Settings
-from app.sql import movies as sql
 
 QUERY = sql.NEAREST[("cosine", sql.MOVIE_VECTOR, False)]
 BEGIN = (

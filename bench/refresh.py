@@ -17,8 +17,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from app.auth import load_secret, mint_token
-from app.database import connect, resolve_database_url
-from app.redis_server import resolve_redis_url
+from app.db.connections import connect, resolve_database_url
+from app.queue.redis_server import resolve_redis_url
 from app.settings import Settings
 from bench.api import OPERATIONS, _free_port, _post, _start, _wait_ready, _wrk, prepared
 from bench.report import ROOT, machine_facts, write_section

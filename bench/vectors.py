@@ -21,10 +21,10 @@ from typing import Any
 import asyncpg
 import numpy as np
 
-from app.database import connect
+from app.db.connections import connect
+from app.search import vectors as sql
+from app.search.index import ensure_index, ivfflat_lists
 from app.settings import Settings
-from app.sql import movies as sql
-from app.vector_index import ensure_index, ivfflat_lists
 from bench.api import prepared
 from bench.report import ROOT, machine_facts, write_section
 

@@ -1,4 +1,9 @@
-"""The arq worker: a cron refresh of embeddings, on-demand refreshes, the outbox and its sweeper."""
+"""The arq worker: a cron refresh of embeddings, on-demand refreshes, the outbox and its sweeper.
+
+`WorkerSettings` is complete as it stands, read from the environment (MOVIEREC_*, DATABASE_URL,
+REDIS_URL) when this module is imported: `arq jobs.worker.WorkerSettings` and `movierec worker` run
+the same class. Tests pass their own Redis and `ctx` (settings, an embedder) to arq's `create_worker`.
+"""
 
 from __future__ import annotations
 
@@ -12,15 +17,15 @@ from arq.connections import RedisSettings
 from arq.cron import CronJob
 from arq.worker import Function
 
-from app.database import create_pool, resolve_database_url
-from app.embedder import Embedder, load_embedder, model_dimension
-from app.embedding import EmbeddingBusy
-from app.migrations import check_dimension
-from app.queue import OUTBOX_FUNCTION, OUTBOX_JOB_ID, REFRESH_FUNCTION
-from app.redis_server import resolve_redis_url
-from app.refresh import refresh_embeddings
+from app.db.connections import create_pool, resolve_database_url
+from app.db.migrate import check_dimension
+from app.embeddings import outbox
+from app.embeddings.model import load_embedder, model_dimension
+from app.embeddings.pipeline import EmbeddingBusy
+from app.embeddings.refresh import refresh_embeddings
+from app.queue.client import OUTBOX_FUNCTION, OUTBOX_JOB_ID, REFRESH_FUNCTION
+from app.queue.redis_server import redis_url_of
 from app.settings import Settings, get_settings
-from app.sql import jobs as sql
 from jobs.schedule import parse_cron
 
 log = logging.getLogger(__name__)
@@ -67,11 +72,11 @@ async def sweep_outbox(ctx: dict[str, Any]) -> int:
     """Re-enqueue outbox work left pending (for example while Redis was down)."""
     settings: Settings = ctx["settings"]
     async with ctx["pool"].acquire() as conn:
-        pending = await conn.fetchrow(sql.PENDING_OUTBOX, float(settings.outbox_grace_seconds))
-    if pending["pending"]:
+        waiting, oldest = await outbox.pending(conn, float(settings.outbox_grace_seconds))
+    if waiting:
         await ctx["redis"].enqueue_job(OUTBOX_FUNCTION, _job_id=OUTBOX_JOB_ID)
-        log.info("sweeper: %d outbox rows pending since %s, outbox job enqueued", pending["pending"], pending["oldest"])
-    return int(pending["pending"])
+        log.info("sweeper: %d outbox rows pending since %s, outbox job enqueued", waiting, oldest)
+    return waiting
 
 
 async def startup(ctx: dict[str, Any]) -> None:
@@ -93,54 +98,51 @@ async def shutdown(ctx: dict[str, Any]) -> None:
         await ctx["pool"].close()
 
 
-class WorkerSettings:
-    """arq settings; `configure` fills in what depends on movierec's settings."""
+def functions_for(settings: Settings) -> list[Function]:
+    """The job functions with the configured time limit.
 
-    functions: ClassVar[list[Function]] = []
-    cron_jobs: ClassVar[list[CronJob]] = []
+    keep_result=0: the fixed job id is free again as soon as a refresh finishes (the
+    embedding_runs row is the lasting record). A job whose worker died is redelivered once
+    its time limit has passed (arq delivers at least once; a refresh is idempotent).
+    """
+    timeout = settings.refresh_timeout_s
+    return [
+        func(refresh_job, name=REFRESH_FUNCTION, keep_result=0, timeout=timeout, max_tries=3),
+        func(process_outbox, name=OUTBOX_FUNCTION, keep_result=0, timeout=timeout, max_tries=3),
+    ]
+
+
+def cron_jobs_for(settings: Settings, *, run_at_startup: bool = False) -> list[CronJob]:
+    """The refresh on MOVIEREC_REFRESH_CRON (UTC) and the outbox sweeper every 30 seconds."""
+    schedule = parse_cron(settings.refresh_cron)
+    return [
+        cron(
+            scheduled_refresh,
+            name="scheduled_refresh",
+            minute=schedule.get("minute"),
+            hour=schedule.get("hour"),
+            day=schedule.get("day"),
+            month=schedule.get("month"),
+            weekday=schedule.get("weekday"),
+            run_at_startup=run_at_startup,
+            timeout=settings.refresh_timeout_s,
+        ),
+        cron(sweep_outbox, name="sweep_outbox", second={0, 30}, run_at_startup=run_at_startup),
+    ]
+
+
+_SETTINGS = get_settings()
+
+
+class WorkerSettings:
+    """arq's settings for movierec's worker, complete: functions, cron jobs, Redis and time limits."""
+
+    functions: ClassVar[list[Function]] = functions_for(_SETTINGS)
+    cron_jobs: ClassVar[list[CronJob]] = cron_jobs_for(_SETTINGS)
     on_startup = startup
     on_shutdown = shutdown
-    job_timeout = 1800
+    job_timeout = _SETTINGS.refresh_timeout_s
     max_jobs = 4
     health_check_interval = 10
-    redis_settings = RedisSettings()
-    ctx: ClassVar[dict[str, Any]] = {}
-
-
-def configure(
-    settings: Settings, *, embedder: Embedder | None = None, cron_at_startup: bool = False
-) -> type[WorkerSettings]:
-    """WorkerSettings for these settings: the Redis to use and the refresh schedule."""
-    schedule = parse_cron(settings.refresh_cron)
-
-    # arq reads a settings class's own __dict__ (not inherited attributes), so the configured
-    # class carries every attribute of WorkerSettings plus the computed ones.
-    attributes = {name: value for name, value in vars(WorkerSettings).items() if not name.startswith("__")}
-    timeout = settings.refresh_timeout_s
-    attributes.update(
-        redis_settings=RedisSettings.from_dsn(resolve_redis_url(settings)),
-        # keep_result=0: the fixed job id is free again as soon as a refresh finishes (the
-        # embedding_runs row is the lasting record). A job whose worker died is redelivered once
-        # its time limit has passed (arq delivers at least once; a refresh is idempotent).
-        functions=[
-            func(refresh_job, name=REFRESH_FUNCTION, keep_result=0, timeout=timeout, max_tries=3),
-            func(process_outbox, name=OUTBOX_FUNCTION, keep_result=0, timeout=timeout, max_tries=3),
-        ],
-        job_timeout=timeout,
-        cron_jobs=[
-            cron(
-                scheduled_refresh,
-                name="scheduled_refresh",
-                minute=schedule.get("minute"),
-                hour=schedule.get("hour"),
-                day=schedule.get("day"),
-                month=schedule.get("month"),
-                weekday=schedule.get("weekday"),
-                run_at_startup=cron_at_startup,
-                timeout=timeout,
-            ),
-            cron(sweep_outbox, name="sweep_outbox", second={0, 30}, run_at_startup=cron_at_startup),
-        ],
-        ctx={"settings": settings, "embedder": embedder},
-    )
-    return type("ConfiguredWorkerSettings", (WorkerSettings,), attributes)
+    # With REDIS_URL unset this is the embedded Redis's socket; `movierec worker` starts that server.
+    redis_settings = RedisSettings.from_dsn(redis_url_of(_SETTINGS))

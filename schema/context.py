@@ -1,19 +1,21 @@
-"""The per-request context: services, the viewer, DataLoaders and a request id."""
+"""The per-request context: services, the viewer, DataLoaders (made on first use) and a request id."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
+import strawberry
 from starlette.requests import Request
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info as StrawberryInfo
 
 from app.auth import Viewer, viewer_from_header
-from app.catalogue import load_movies_by_ids, load_ratings_by_users, load_users_by_ids
-from app.errors import AppError, Forbidden, Unauthenticated
+from app.errors import AppError, Unauthenticated
 from app.services import Services
+from schema.arguments import parse_id
 
 
 @dataclass
@@ -25,21 +27,21 @@ class Context:
     request_id: str
     _viewer: Viewer | None = None
     _auth_error: AppError | None = None
-    movies: DataLoader[int, dict[str, Any] | None] = field(init=False)
-    users: DataLoader[int, dict[str, Any] | None] = field(init=False)
-    ratings_by_user: DataLoader[int, list[dict[str, Any]]] = field(init=False)
 
-    def __post_init__(self) -> None:
-        self.movies = DataLoader(load_fn=self._batch(load_movies_by_ids))
-        self.users = DataLoader(load_fn=self._batch(load_users_by_ids))
-        self.ratings_by_user = DataLoader(load_fn=self._batch(load_ratings_by_users))
+    @cached_property
+    def movies(self) -> DataLoader[int, dict[str, Any] | None]:
+        """Movies by id."""
+        return DataLoader(load_fn=self.services.catalogue.movies_by_ids)
 
-    def _batch(self, load: Any) -> Any:
-        async def run(keys: list[int]) -> Any:
-            async with self.services.pool.acquire() as conn:
-                return await load(conn, keys)
+    @cached_property
+    def users(self) -> DataLoader[int, dict[str, Any] | None]:
+        """Users by id."""
+        return DataLoader(load_fn=self.services.catalogue.users_by_ids)
 
-        return run
+    @cached_property
+    def ratings_by_user(self) -> DataLoader[int, list[dict[str, Any]]]:
+        """Each user's ratings, newest first."""
+        return DataLoader(load_fn=self.services.catalogue.ratings_by_users)
 
     @property
     def viewer(self) -> Viewer | None:
@@ -48,25 +50,21 @@ class Context:
             raise self._auth_error
         return self._viewer
 
-    def require_viewer(self) -> Viewer:
-        """The signed-in user, or UNAUTHENTICATED."""
+    @property
+    def viewer_id(self) -> int:
+        """The signed-in user's id (fields that use it carry a permission class that requires a token)."""
         viewer = self.viewer
         if viewer is None:
             raise Unauthenticated("sign in: this needs an `Authorization: Bearer <token>` header")
-        return viewer
+        return viewer.user_id
 
-    def acting_user(self, user_id: int | None) -> int:
-        """The user an operation acts for: the viewer, or anyone when the viewer is an admin."""
-        viewer = self.require_viewer()
-        if user_id is None or user_id == viewer.user_id:
-            return viewer.user_id
-        if not viewer.is_admin:
-            raise Forbidden("only an admin may act for another user")
-        return user_id
+    def acting_user_id(self, user_id: strawberry.ID | None) -> int:
+        """The user an operation acts for: `userId` when given (CanActForUser checked it), else the viewer."""
+        return parse_id(user_id, "userId") if user_id is not None else self.viewer_id
 
 
 def build_context(request: Request, services: Services) -> Context:
-    """Read the token (lazily failing) and make the loaders for one request."""
+    """Read the token (lazily failing) and the request id for one request."""
     request_id = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
     try:
         viewer = viewer_from_header(services.jwt_secret, request.headers.get("authorization"))

@@ -7,7 +7,7 @@ from typing import Any
 
 import strawberry
 
-from app.demo_sign_in import DemoSession
+from app.catalogue.users import DemoSession
 from schema.types import User
 
 

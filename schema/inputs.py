@@ -6,12 +6,12 @@ from typing import Any
 
 import strawberry
 
-from app.catalogue import movie_record
+from app.catalogue.importers.records import MovieRecord
+from app.catalogue.movies import movie_record
 from app.errors import BadUserInput
-from app.importers.records import MovieRecord
-from app.ranking import ExampleStrategy as ExampleStrategyModel
-from app.vector_search import MovieFilter as MovieFilterModel
-from schema.types import parse_id
+from app.recs.ranking import ExampleStrategy as ExampleStrategyModel
+from app.search.filters import MovieFilter as MovieFilterModel
+from schema.arguments import parse_id
 
 ExampleStrategy = strawberry.enum(
     ExampleStrategyModel,

@@ -1,20 +1,16 @@
-"""Query: thin resolvers that validate arguments and call app/."""
+"""Query: thin resolvers; permissions in permission classes, arguments converted, then one service call."""
 
 from __future__ import annotations
 
 import strawberry
 
-from app.catalogue import list_movies, movie_id_by_tmdb_id
-from app.demo_sign_in import list_demo_users
-from app.errors import BadUserInput, check_limit
-from app.explain import explain
-from app.recommender import Ranked
-from app.sql import jobs as jobs_sql
-from app.stats import collect_stats
+from app.errors import BadUserInput
+from app.recs.recommender import Ranked
+from schema.arguments import parse_id
 from schema.context import Info
 from schema.demo import DemoUser
 from schema.inputs import ExampleStrategy, MovieFilter, to_filter
-from schema.permissions import IsAdmin, IsAuthenticated
+from schema.permissions import CanActForUser, IsAdmin, IsAuthenticated, SignedInToExcludeSeen
 from schema.types import (
     EmbeddingRun,
     Explanation,
@@ -27,7 +23,6 @@ from schema.types import (
     Stats,
     User,
     UserRecommendations,
-    parse_id,
 )
 
 
@@ -42,7 +37,8 @@ class Query:
     async def movie(self, info: Info, id: strawberry.ID | None = None, tmdb_id: int | None = None) -> Movie | None:
         if (id is None) == (tmdb_id is None):
             raise BadUserInput("give exactly one of id and tmdbId")
-        movie_id = parse_id(id) if id is not None else await movie_id_by_tmdb_id(info.context.services.pool, tmdb_id)
+        catalogue = info.context.services.catalogue
+        movie_id = parse_id(id) if id is not None else await catalogue.movie_id_by_tmdb_id(tmdb_id)  # type: ignore[arg-type]
         row = await info.context.movies.load(movie_id) if movie_id else None
         return Movie.from_row(row) if row else None
 
@@ -55,14 +51,16 @@ class Query:
         first: int = 20,
         after: str | None = None,
     ) -> MovieConnection:
-        async with info.context.services.pool.acquire() as conn:
-            page = await list_movies(conn, search, to_filter(filter), first, after)
+        page = await info.context.services.catalogue.list_movies(search, to_filter(filter), first, after)
         return MovieConnection(
             nodes=[Movie.from_row(m) for m in page.movies],
             page_info=PageInfo(end_cursor=page.end_cursor, has_next_page=page.has_next_page),
         )
 
-    @strawberry.field(description="Movies most similar to one movie. excludeSeen drops the viewer's rated movies.")
+    @strawberry.field(
+        description="Movies most similar to one movie. excludeSeen drops the viewer's rated movies.",
+        permission_classes=[SignedInToExcludeSeen],
+    )
     async def similar_movies(
         self,
         info: Info,
@@ -72,17 +70,19 @@ class Query:
         filter: MovieFilter | None = None,
         exclude_seen: bool = False,
     ) -> RecommendationList:
-        viewer = info.context.require_viewer().user_id if exclude_seen else None
         ranked = await info.context.services.recommender.similar_movies(
             parse_id(movie_id, "movieId"),
             limit,
             diversity=diversity,
             movie_filter=to_filter(filter),
-            unseen_by=viewer,
+            unseen_by=info.context.viewer_id if exclude_seen else None,
         )
         return as_list(ranked)
 
-    @strawberry.field(description="Personal recommendations from the viewer's ratings (userId: admin only).")
+    @strawberry.field(
+        description="Personal recommendations from the viewer's ratings (userId: admin only).",
+        permission_classes=[CanActForUser],
+    )
     async def recommendations(
         self,
         info: Info,
@@ -91,9 +91,8 @@ class Query:
         filter: MovieFilter | None = None,
         user_id: strawberry.ID | None = None,
     ) -> RecommendationList:
-        user = info.context.acting_user(parse_id(user_id, "userId") if user_id is not None else None)
         ranked = await info.context.services.recommender.for_user(
-            user, limit, diversity=diversity, movie_filter=to_filter(filter)
+            info.context.acting_user_id(user_id), limit, diversity=diversity, movie_filter=to_filter(filter)
         )
         return as_list(ranked)
 
@@ -118,14 +117,16 @@ class Query:
         )
         return as_list(ranked)
 
-    @strawberry.field(description="Why a movie suits the viewer (userId: admin only).")
+    @strawberry.field(
+        description="Why a movie suits the viewer (userId: admin only).", permission_classes=[CanActForUser]
+    )
     async def explain_recommendation(
         self, info: Info, movie_id: strawberry.ID, user_id: strawberry.ID | None = None
     ) -> Explanation:
-        user = info.context.acting_user(parse_id(user_id, "userId") if user_id is not None else None)
-        return Explanation.from_model(
-            await explain(info.context.services.recommender, user, parse_id(movie_id, "movieId"))
+        explanation = await info.context.services.recommender.explain(
+            info.context.acting_user_id(user_id), parse_id(movie_id, "movieId")
         )
+        return Explanation.from_model(explanation)
 
     @strawberry.field(description="Semantic search: movies whose meaning is closest to the text.")
     async def search_movies(
@@ -154,30 +155,21 @@ class Query:
 
     @strawberry.field(description="Coverage, model and index facts, and the last embedding run.")
     async def stats(self, info: Info) -> Stats:
-        services = info.context.services
-        async with services.pool.acquire() as conn:
-            return Stats.from_model(await collect_stats(conn, services.settings.model))
+        return Stats.from_model(await info.context.services.status.stats())
 
     @strawberry.field(description="The state of a refresh job (admin).", permission_classes=[IsAdmin])
     async def refresh_job(self, info: Info, id: strawberry.ID) -> RefreshJob:
-        services = info.context.services
-        return await RefreshJob.load(services, await services.queue.job_status(str(id)))
+        return RefreshJob.from_job(await info.context.services.jobs.job_status(str(id)))
 
     @strawberry.field(description="The most recent embedding runs, newest first.")
     async def embedding_runs(self, info: Info, limit: int = 10) -> list[EmbeddingRun]:
-        check_limit(limit)
-        async with info.context.services.pool.acquire() as conn:
-            rows = await conn.fetch(jobs_sql.RECENT_RUNS, limit)
-        return [EmbeddingRun.from_row(dict(row)) for row in rows]
+        return [EmbeddingRun.from_row(row) for row in await info.context.services.jobs.recent_runs(limit)]
 
     @strawberry.field(description="The signed-in user.", permission_classes=[IsAuthenticated])
     async def viewer(self, info: Info) -> User | None:
-        viewer = info.context.require_viewer()
-        row = await info.context.users.load(viewer.user_id)
+        row = await info.context.users.load(info.context.viewer_id)
         return User(id=strawberry.ID(str(row["id"])), name=row["name"]) if row else None
 
     @strawberry.field(description="Demo users anyone may sign in as (empty when demo sign-in is off).")
     async def demo_users(self, info: Info) -> list[DemoUser]:
-        services = info.context.services
-        async with services.pool.acquire() as conn:
-            return [DemoUser.from_row(row) for row in await list_demo_users(conn, services.settings)]
+        return [DemoUser.from_row(row) for row in await info.context.services.catalogue.demo_users()]

@@ -2,30 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 import strawberry
 
-from app import explain as explain_model
-from app.errors import BadUserInput
-from app.queue import QueuedJob
-from app.ranking import Candidate
-from app.recommender import Strategy
-from app.services import Services
-from app.sql import jobs as jobs_sql
-from app.stats import Stats as StatsModel
+from app.queue.client import QueuedJob
+from app.recs import explain as explain_model
+from app.recs.ranking import Candidate
+from app.recs.recommender import Strategy
+from app.status.stats import Stats as StatsModel
 from schema.context import Info
 
 RecommendationStrategy = strawberry.enum(Strategy, name="RecommendationStrategy", description="What produced a list.")
-
-
-def parse_id(value: strawberry.ID | str, what: str = "id") -> int:
-    """A GraphQL ID as a positive integer, or BAD_USER_INPUT."""
-    text = str(value).strip()
-    if not text.isdigit() or int(text) <= 0 or len(text) > 18:
-        raise BadUserInput(f"{what} {value!r} is not a valid id")
-    return int(text)
 
 
 @strawberry.type(description="A movie in the catalogue.")
@@ -48,7 +38,7 @@ class Movie:
     embedded_at: datetime | None
 
     @classmethod
-    def from_row(cls, row: dict[str, Any]) -> Movie:
+    def from_row(cls, row: Mapping[str, Any]) -> Movie:
         """Build from a movie row (app.sql.movies.MOVIE_COLUMNS)."""
         return cls(
             id=strawberry.ID(str(row["id"])),
@@ -130,7 +120,7 @@ class Explanation:
 
     @classmethod
     def from_model(cls, e: explain_model.Explanation) -> Explanation:
-        """Build from app.explain.Explanation."""
+        """Build from app.recs.explain.Explanation."""
         return cls(
             movie=Movie.from_row(e.movie),
             score=e.score,
@@ -222,13 +212,9 @@ class RefreshJob:
     run: EmbeddingRun | None = strawberry.field(description="The latest run started by this job id, if any.")
 
     @classmethod
-    async def load(cls, services: Services, queued: QueuedJob) -> RefreshJob:
+    def from_job(cls, job: QueuedJob) -> RefreshJob:
         """The queue's status plus the job's latest embedding run."""
-        async with services.pool.acquire() as conn:
-            row = await conn.fetchrow(jobs_sql.RUN_BY_JOB_ID, queued.id)
-        return cls(
-            id=strawberry.ID(queued.id), status=queued.status, run=EmbeddingRun.from_row(dict(row)) if row else None
-        )
+        return cls(id=strawberry.ID(job.id), status=job.status, run=EmbeddingRun.from_row(job.run) if job.run else None)
 
 
 @strawberry.type(description="Catalogue coverage and index facts, as `movierec stats` prints them.")
@@ -246,7 +232,7 @@ class Stats:
 
     @classmethod
     def from_model(cls, s: StatsModel) -> Stats:
-        """Build from app.stats.Stats."""
+        """Build from app.status.stats.Stats."""
         index = s.index
         run = s.last_run
         return cls(

@@ -13,15 +13,16 @@ import asyncpg
 from starlette.testclient import TestClient
 
 from app.auth import mint_token
-from app.database import connect, ensure_database, init_connection, with_database
-from app.embedder import SentenceTransformerEmbedder
-from app.embedding import embed_movies
-from app.importers.demo import import_demo
-from app.migrations import migrate
-from app.redis_server import stop_embedded_redis
+from app.catalogue.importers.demo import import_demo
+from app.db.connections import connect, init_connection, with_database
+from app.db.migrate import migrate
+from app.embeddings.model import SentenceTransformerEmbedder
+from app.embeddings.pipeline import embed_movies
+from app.queue.redis_server import stop_embedded_redis
+from app.search.index import ensure_index
 from app.server import create_app
 from app.settings import Settings
-from app.vector_index import ensure_index
+from tests.databases import create_database, drop_database
 
 SECRET = "test-secret-for-movierec-api-tests-0123456789"
 TEMPLATE = "demo_template"
@@ -31,10 +32,8 @@ def build_demo_template(server_uri: str, model: SentenceTransformerEmbedder) -> 
     """A database with the demo catalogue embedded by the real model and an HNSW index."""
 
     async def build() -> None:
-        admin = await asyncpg.connect(server_uri)
-        await admin.execute(f"DROP DATABASE IF EXISTS {TEMPLATE}")
-        await admin.close()
-        await ensure_database(server_uri, TEMPLATE)
+        await drop_database(server_uri, TEMPLATE)
+        await create_database(server_uri, TEMPLATE)
         conn = await connect(with_database(server_uri, TEMPLATE), vector=False)
         await migrate(conn, model.dimension)
         await init_connection(conn)

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import uvicorn
 
-from app.embedder import SentenceTransformerEmbedder
-from app.redis_server import stop_embedded_redis
+from app.embeddings.model import SentenceTransformerEmbedder
+from app.queue.redis_server import stop_embedded_redis
 from app.server import create_app
 from app.settings import Settings
 from tests.api_support import SECRET

@@ -3,8 +3,8 @@ test, the real sentence-transformers model (loaded once) and a deterministic fak
 
 from __future__ import annotations
 
+import asyncio
 import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,10 +12,11 @@ from typing import Any
 import asyncpg
 import pytest
 
-from app.database import connect, ensure_database, start_embedded_server, with_database
-from app.embedder import SentenceTransformerEmbedder
-from app.migrations import migrate
+from app.db.connections import connect, init_connection, start_embedded_server, with_database
+from app.db.migrate import migrate
+from app.embeddings.model import SentenceTransformerEmbedder
 from app.settings import Settings
+from tests.databases import create_database, drop_database, new_name
 from tests.fakes import FakeEmbedder
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -35,14 +36,10 @@ def server_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture
 async def database_url(server_uri: str) -> AsyncIterator[str]:
     """A brand-new, empty database for one test, dropped afterwards."""
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    await ensure_database(server_uri, name)
+    name = new_name("test")
+    await create_database(server_uri, name)
     yield with_database(server_uri, name)
-    admin = await asyncpg.connect(server_uri)
-    try:
-        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    finally:
-        await admin.close()
+    await drop_database(server_uri, name)
 
 
 @pytest.fixture
@@ -56,8 +53,6 @@ async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     """A connection to a migrated test database, with the vector codec."""
     connection = await connect(database_url, vector=False)
     await migrate(connection, 384)
-    from app.database import init_connection
-
     await init_connection(connection)
     yield connection
     await connection.close()
@@ -95,27 +90,10 @@ def demo_template(server_uri: str, model: SentenceTransformerEmbedder) -> str:
 @pytest.fixture
 def demo_database_url(server_uri: str, demo_template: str) -> Iterator[str]:
     """A fresh copy of the demo template for one test."""
-    import asyncio
-
-    name = f"demo_{uuid.uuid4().hex[:12]}"
-
-    async def create() -> None:
-        admin = await asyncpg.connect(server_uri)
-        try:
-            await admin.execute(f"CREATE DATABASE {name} TEMPLATE {demo_template}")
-        finally:
-            await admin.close()
-
-    async def drop() -> None:
-        admin = await asyncpg.connect(server_uri)
-        try:
-            await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        finally:
-            await admin.close()
-
-    asyncio.run(create())
+    name = new_name("demo")
+    asyncio.run(create_database(server_uri, name, template=demo_template))
     yield with_database(server_uri, name)
-    asyncio.run(drop())
+    asyncio.run(drop_database(server_uri, name))
 
 
 @pytest.fixture
@@ -132,7 +110,7 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if url := os.environ.get("TEST_REDIS_URL"):
         yield url
         return
-    from app.redis_server import start_embedded_redis, stop_embedded_redis
+    from app.queue.redis_server import start_embedded_redis, stop_embedded_redis
 
     folder = tmp_path_factory.mktemp("redis")
     yield start_embedded_redis(folder)

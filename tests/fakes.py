@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from app.embedder import Vectors
+from app.vectors import FloatArray
 
 
 class FakeEmbedder:
@@ -27,13 +27,13 @@ class FakeEmbedder:
     def dimension(self) -> int:
         return self._dimension
 
-    def vector(self, text: str) -> Vectors:
+    def vector(self, text: str) -> FloatArray:
         """The vector this fake gives `text`."""
         seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
         vector = np.random.default_rng(seed).standard_normal(self._dimension).astype(np.float32)
         return vector / np.linalg.norm(vector)
 
-    def encode(self, texts: Sequence[str]) -> Vectors:
+    def encode(self, texts: Sequence[str]) -> FloatArray:
         self.calls.append(len(texts))
         if self.fail_on is not None and any(self.fail_on in text for text in texts):
             raise RuntimeError("fake encoder failure")

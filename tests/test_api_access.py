@@ -9,7 +9,7 @@ import jwt
 import pytest
 
 from app.auth import mint_token
-from app.embedder import SentenceTransformerEmbedder
+from app.embeddings.model import SentenceTransformerEmbedder
 from tests.api_support import SECRET, Api, running_api
 
 pytestmark = pytest.mark.model
@@ -155,7 +155,7 @@ def test_upsert_marks_content_changes_for_re_embedding(api: Api) -> None:
 
 
 def test_unexpected_errors_are_masked_with_a_request_id(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
-    from app.recommender import Recommender
+    from app.recs.recommender import Recommender
 
     async def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("secret internals")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from app.database import connect
+from app.db.connections import connect
+from app.search import vectors as sql
+from app.search.vectors import VectorSearch
 from app.settings import Settings
-from app.sql import movies as sql
-from app.vector_search import VectorSearch
 from tests.api_support import Api
 
 pytestmark = pytest.mark.model

@@ -15,7 +15,7 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
 from app.auth import mint_token
-from app.embedder import SentenceTransformerEmbedder
+from app.embeddings.model import SentenceTransformerEmbedder
 from tests.api_support import SECRET
 from tests.browser_support import (
     chromium,

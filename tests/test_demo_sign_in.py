@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from app.embedder import SentenceTransformerEmbedder
+from app.embeddings.model import SentenceTransformerEmbedder
 from app.settings import Settings
 from tests.api_support import Api, running_api
 

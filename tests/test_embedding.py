@@ -8,13 +8,14 @@ import asyncpg
 import numpy as np
 import pytest
 
-from app.embedder import SentenceTransformerEmbedder
-from app.embedding import EmbeddingBusy, embed_movies
-from app.importers.demo import import_demo
-from app.importers.pipeline import import_movies
-from app.importers.records import MovieRecord
-from app.movie_text import MovieContent, content_hash, embedding_text
+from app.catalogue.importers.demo import import_demo
+from app.catalogue.importers.pipeline import import_movies
+from app.catalogue.importers.records import MovieRecord
+from app.embeddings.model import SentenceTransformerEmbedder
+from app.embeddings.pipeline import EmbeddingBusy, embed_movies
+from app.embeddings.text import MovieContent, content_hash, embedding_text
 from tests.fakes import FakeEmbedder
+from tests.seeding import seed_movies
 
 
 def test_recipe_puts_short_fields_first_and_clips_long_overviews() -> None:
@@ -35,30 +36,14 @@ def test_recipe_puts_short_fields_first_and_clips_long_overviews() -> None:
     assert content_hash(movie) != content_hash(MovieContent(title="Inception", year=2011))
 
 
-async def _seed(conn: asyncpg.Connection, count: int) -> None:
-    records = [
-        MovieRecord(
-            title=f"Film {i}",
-            year=2000 + i % 20,
-            overview=f"Overview number {i}.",
-            source="t",
-            source_key=str(i),
-            genres=("Drama",) if i % 3 else (),
-        )
-        for i in range(count)
-    ]
-    records.append(MovieRecord(title="Only A Title", source="t", source_key="bare"))
-    await import_movies(conn, [("seed", r) for r in records], "source_key")
-
-
 async def test_incremental_runs_and_audit_rows(conn: asyncpg.Connection, fake_embedder: FakeEmbedder) -> None:
-    await _seed(conn, 40)
+    await seed_movies(conn, 40, title_only=True)
     first = await embed_movies(conn, fake_embedder, batch_size=16)
     assert (first.embedded, first.skipped, first.failed, first.title_only) == (41, 0, 0, 1)
     second = await embed_movies(conn, fake_embedder, batch_size=16)
     assert (second.embedded, second.skipped) == (0, 41)
     # The vector stored is exactly what the embedder produced for the recipe's text.
-    row = await conn.fetchrow("SELECT * FROM movies WHERE source_key = '7'")
+    row = await conn.fetchrow("SELECT * FROM movies WHERE source_key = 'Film7'")
     expected = fake_embedder.vector(
         embedding_text(MovieContent(title="Film 7", year=2007, overview="Overview number 7.", genres=["Drama"]))
     )
@@ -75,23 +60,23 @@ async def test_incremental_runs_and_audit_rows(conn: asyncpg.Connection, fake_em
 async def test_editing_one_overview_re_embeds_exactly_that_movie(
     conn: asyncpg.Connection, fake_embedder: FakeEmbedder
 ) -> None:
-    await _seed(conn, 30)
+    await seed_movies(conn, 30, title_only=True)
     await embed_movies(conn, fake_embedder)
     edited = MovieRecord(
-        title="Film 3", year=2003, overview="A brand new overview.", source="t", source_key="3", genres=("Drama",)
+        title="Film 3", year=2003, overview="A brand new overview.", source="t", source_key="Film3", genres=("Drama",)
     )
     await import_movies(conn, [("edit", edited)], "source_key")
-    before = await conn.fetchval("SELECT embedded_at FROM movies WHERE source_key = '4'")
+    before = await conn.fetchval("SELECT embedded_at FROM movies WHERE source_key = 'Film4'")
     result = await embed_movies(conn, fake_embedder)
     assert (result.embedded, result.skipped) == (1, 30)
-    assert await conn.fetchval("SELECT embedded_at FROM movies WHERE source_key = '4'") == before
-    row = await conn.fetchrow("SELECT embedding, embedded_hash, content_hash FROM movies WHERE source_key = '3'")
+    assert await conn.fetchval("SELECT embedded_at FROM movies WHERE source_key = 'Film4'") == before
+    row = await conn.fetchrow("SELECT embedding, embedded_hash, content_hash FROM movies WHERE source_key = 'Film3'")
     assert row["embedded_hash"] == row["content_hash"]
     assert np.allclose(row["embedding"].to_numpy(), fake_embedder.vector(embedding_text(edited.content)))
 
 
 async def test_other_model_and_full_rerun(conn: asyncpg.Connection, fake_embedder: FakeEmbedder) -> None:
-    await _seed(conn, 10)
+    await seed_movies(conn, 10, title_only=True)
     await embed_movies(conn, fake_embedder)
     other = FakeEmbedder(model_name="another-model")
     assert (await embed_movies(conn, other)).embedded == 11
@@ -100,7 +85,7 @@ async def test_other_model_and_full_rerun(conn: asyncpg.Connection, fake_embedde
 
 
 async def test_interrupted_run_resumes_where_it_stopped(conn: asyncpg.Connection, fake_embedder: FakeEmbedder) -> None:
-    await _seed(conn, 50)
+    await seed_movies(conn, 50, title_only=True)
     partial = await embed_movies(conn, fake_embedder, batch_size=10, max_batches=2)
     assert partial.embedded == 20
     fake_embedder.calls.clear()
@@ -110,7 +95,7 @@ async def test_interrupted_run_resumes_where_it_stopped(conn: asyncpg.Connection
 
 
 async def test_cancelled_run_is_recorded_and_keeps_committed_batches(conn: asyncpg.Connection) -> None:
-    await _seed(conn, 60)
+    await seed_movies(conn, 60, title_only=True)
 
     class Slow(FakeEmbedder):
         def encode(self, texts):  # type: ignore[no-untyped-def]
@@ -132,16 +117,16 @@ async def test_cancelled_run_is_recorded_and_keeps_committed_batches(conn: async
 
 
 async def test_a_text_that_fails_costs_only_itself(conn: asyncpg.Connection) -> None:
-    await _seed(conn, 8)
+    await seed_movies(conn, 8, title_only=True)
     result = await embed_movies(conn, FakeEmbedder(fail_on="Film 5"))
     assert (result.embedded, result.failed) == (8, 1)
-    assert await conn.fetchval("SELECT embedding IS NULL FROM movies WHERE source_key = '5'")
+    assert await conn.fetchval("SELECT embedding IS NULL FROM movies WHERE source_key = 'Film5'")
 
 
 async def test_two_runs_never_overlap(conn: asyncpg.Connection, database_url: str) -> None:
-    from app.database import connect
+    from app.db.connections import connect
 
-    await _seed(conn, 5)
+    await seed_movies(conn, 5, title_only=True)
     other = await connect(database_url)
     try:
         await other.execute("SELECT pg_advisory_lock(7361044202)")

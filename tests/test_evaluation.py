@@ -9,10 +9,17 @@ import asyncpg
 import numpy as np
 import pytest
 
-from app.embedding import embed_movies
-from app.evaluation import STRATEGIES, EvaluationConfig, evaluate, split
-from app.importers.demo import import_demo
-from app.metrics import hit, intra_list_diversity, mean_popularity_rank, ndcg_at_k, recall_at_k, reciprocal_rank
+from app.catalogue.importers.demo import import_demo
+from app.embeddings.pipeline import embed_movies
+from app.evaluation.evaluate import STRATEGIES, EvaluationConfig, evaluate, split
+from app.evaluation.metrics import (
+    hit,
+    intra_list_diversity,
+    mean_popularity_rank,
+    ndcg_at_k,
+    recall_at_k,
+    reciprocal_rank,
+)
 from app.settings import Settings
 from tests.fakes import FakeEmbedder
 
@@ -63,3 +70,27 @@ async def test_evaluation_on_the_demo_catalogue(conn: asyncpg.Connection) -> Non
         assert 0 <= metrics["recall"] <= 1 and 0 <= metrics["ndcg"] <= 1 and 0 < metrics["coverage"] <= 1
     again = await evaluate(conn, Settings(), EvaluationConfig(k=5, seed=1))
     assert again == results  # deterministic for a seed
+
+
+async def test_the_api_profile_equals_the_profile_evaluate_computes(demo_database_url: str) -> None:
+    """What is measured is what is served: the SQL-aggregated profile and evaluate's, from the same ratings."""
+    from app.db.connections import connect
+    from app.evaluation.evaluate import load_data, profile_of
+    from app.recs.profiles import load_profiles
+
+    settings = Settings()
+    conn = await connect(demo_database_url)
+    try:
+        data = await load_data(conn)
+        users = await conn.fetch("SELECT id FROM users ORDER BY id")
+        served = await load_profiles(conn, [u["id"] for u in users], settings.like_threshold)
+    finally:
+        await conn.close()
+    assert len(served) == 5
+    for user, profile in served.items():
+        measured = profile_of(data, data.ratings.get(user, []), settings.like_threshold)
+        if measured is None:
+            assert profile is None
+        else:
+            assert profile == pytest.approx(measured, abs=1e-5)
+    assert sum(profile is not None for profile in served.values()) == 4  # Eve has no ratings

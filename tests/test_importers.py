@@ -8,13 +8,13 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from app.catalogue_admin import CommandError, import_file
-from app.importers.demo import import_demo
-from app.importers.jsonstream import MalformedFile, iter_json_objects
-from app.importers.movielens import import_movielens, normalise_title, title_variants
-from app.importers.pipeline import import_movies
-from app.importers.records import MovieRecord
-from app.importers.wikipedia import read_wikipedia
+from app.catalogue.importers.demo import import_demo
+from app.catalogue.importers.formats import import_file
+from app.catalogue.importers.jsonstream import MalformedFile, iter_json_objects
+from app.catalogue.importers.movielens import import_movielens, normalise_title, title_variants
+from app.catalogue.importers.pipeline import import_movies
+from app.catalogue.importers.records import MovieRecord
+from app.catalogue.importers.wikipedia import read_wikipedia
 from tests.conftest import FIXTURES
 from tests.movielens_fixtures import write_movielens
 
@@ -64,14 +64,14 @@ async def test_changed_row_is_updated_and_its_hash_changes(conn: asyncpg.Connect
 async def test_malformed_file_stops_with_file_and_line_and_keeps_what_was_stored(conn: asyncpg.Connection) -> None:
     await import_file(conn, "wikipedia", FIXTURES / "wikipedia_sample.json")
     stored = await conn.fetch("SELECT id, content_hash FROM movies ORDER BY id")
-    with pytest.raises(CommandError, match=r"wikipedia_malformed\.json:4: malformed JSON"):
+    with pytest.raises(MalformedFile, match=r"wikipedia_malformed\.json:4: malformed JSON"):
         await import_file(conn, "wikipedia", FIXTURES / "wikipedia_malformed.json")
     # The batch holding the good row before the error was never written: no half-written import.
     assert await conn.fetch("SELECT id, content_hash FROM movies ORDER BY id") == stored
 
 
 def test_json_stream_counts_lines_across_chunk_boundaries(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import app.importers.jsonstream as jsonstream
+    import app.catalogue.importers.jsonstream as jsonstream
 
     monkeypatch.setattr(jsonstream, "_CHUNK", 7)
     path = FIXTURES / "wikipedia_sample.json"

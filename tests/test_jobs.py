@@ -7,15 +7,15 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from arq.worker import Worker, create_worker
 
-from app.embedding import embed_movies
-from app.importers.pipeline import import_movies
-from app.importers.records import MovieRecord
+from app.catalogue.importers.pipeline import import_movies
+from app.catalogue.importers.records import MovieRecord
+from app.embeddings.pipeline import embed_movies
 from app.settings import Settings
 from jobs.schedule import ScheduleError, parse_cron
-from jobs.worker import configure
 from tests.fakes import FakeEmbedder
+from tests.seeding import seed_movies
+from tests.worker_support import burst_worker, drain
 
 
 def test_cron_expressions() -> None:
@@ -28,24 +28,6 @@ def test_cron_expressions() -> None:
             parse_cron(bad)
 
 
-def burst_worker(settings: Settings, embedder: object, *, cron: bool = False) -> Worker:
-    """A worker that runs what is queued (and, with `cron`, the cron jobs once) and then stops."""
-    return create_worker(
-        configure(settings, embedder=embedder, cron_at_startup=cron),  # type: ignore[arg-type]
-        burst=True,
-        poll_delay=0.05,
-        handle_signals=False,
-    )
-
-
-async def _seed(conn: asyncpg.Connection, count: int, *, prefix: str = "Film") -> None:
-    records = [
-        MovieRecord(title=f"{prefix} {i}", year=2001, overview=f"Story {i}.", source="t", source_key=f"{prefix}{i}")
-        for i in range(count)
-    ]
-    await import_movies(conn, [("seed", r) for r in records], "source_key")
-
-
 @pytest.fixture
 def job_settings(database_url: str, redis_url: str, tmp_path: Path) -> Settings:
     return Settings(
@@ -55,29 +37,25 @@ def job_settings(database_url: str, redis_url: str, tmp_path: Path) -> Settings:
 
 async def test_cron_refresh_embeds_exactly_the_stale_movies(conn: asyncpg.Connection, job_settings: Settings) -> None:
     embedder = FakeEmbedder(model_name=job_settings.model)
-    await _seed(conn, 20)
+    await seed_movies(conn, 20)
     await embed_movies(conn, embedder)
-    await _seed(conn, 3, prefix="New")  # 3 new movies
+    await seed_movies(conn, 3, prefix="New")  # 3 new movies
     await import_movies(
         conn,
         [("edit", MovieRecord(title="Film 4", year=2001, overview="Changed.", source="t", source_key="Film4"))],
         "source_key",
     )
-    worker = burst_worker(job_settings, embedder, cron=True)
-    await worker.main()
-    await worker.close()
+    await drain(job_settings, embedder, cron=True)
     run = await conn.fetchrow("SELECT * FROM embedding_runs WHERE trigger = 'cron'")
     assert (run["status"], run["embedded"], run["skipped"]) == ("succeeded", 4, 19)  # 3 new, 1 edited
-    again = burst_worker(job_settings, embedder, cron=True)
-    await again.main()
-    await again.close()
+    await drain(job_settings, embedder, cron=True)
     runs = await conn.fetch("SELECT embedded FROM embedding_runs WHERE trigger = 'cron' ORDER BY id")
     assert [r["embedded"] for r in runs] == [4, 0]
 
 
 async def test_two_workers_refresh_once(conn: asyncpg.Connection, job_settings: Settings) -> None:
     embedder = FakeEmbedder(model_name=job_settings.model)
-    await _seed(conn, 40)
+    await seed_movies(conn, 40)
     workers = [burst_worker(job_settings, embedder, cron=True) for _ in range(2)]
     await asyncio.gather(*(w.main() for w in workers))
     for w in workers:
@@ -90,13 +68,11 @@ async def test_two_workers_refresh_once(conn: asyncpg.Connection, job_settings: 
 async def test_a_cron_tick_during_a_refresh_does_nothing(
     conn: asyncpg.Connection, job_settings: Settings, database_url: str
 ) -> None:
-    await _seed(conn, 5)
+    await seed_movies(conn, 5)
     holder = await asyncpg.connect(database_url)
     await holder.execute("SELECT pg_advisory_lock(7361044202)")  # a refresh in progress elsewhere
     try:
-        worker = burst_worker(job_settings, FakeEmbedder(model_name=job_settings.model), cron=True)
-        await worker.main()
-        await worker.close()
+        await drain(job_settings, FakeEmbedder(model_name=job_settings.model), cron=True)
     finally:
         await holder.close()
     assert await conn.fetchval("SELECT count(*) FROM embedding_runs") == 0
@@ -104,12 +80,12 @@ async def test_a_cron_tick_during_a_refresh_does_nothing(
 
 
 async def test_ivfflat_is_rebuilt_only_after_a_fifth_of_its_vectors_changed(conn: asyncpg.Connection) -> None:
-    from app.refresh import refresh_embeddings
-    from app.vector_index import describe_index, ensure_index
+    from app.embeddings.refresh import refresh_embeddings
+    from app.search.index import describe_index, ensure_index
 
     settings = Settings(index_type="ivfflat", ivfflat_min_rows=10)
     embedder = FakeEmbedder(model_name=settings.model)
-    await _seed(conn, 30)
+    await seed_movies(conn, 30)
     await embed_movies(conn, embedder)
     assert (await ensure_index(conn, settings)).action == "built"
 

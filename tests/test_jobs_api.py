@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -11,13 +10,12 @@ import time
 from pathlib import Path
 
 import pytest
-from arq.worker import create_worker
 
-from app.embedder import SentenceTransformerEmbedder
-from app.redis_server import start_embedded_redis, stop_embedded_redis
+from app.embeddings.model import SentenceTransformerEmbedder
+from app.queue.redis_server import start_embedded_redis, stop_embedded_redis
 from app.settings import Settings
-from jobs.worker import configure
 from tests.api_support import running_api
+from tests.worker_support import run_burst_worker
 
 pytestmark = pytest.mark.model
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,22 +24,6 @@ NEW_MOVIE = (
     'mutation { upsertMovie(input: {title: "Night Train to Lisbon Redux", year: 2024, '
     'overview: "A teacher follows a stranger onto a night train.", genres: ["Drama"]}) { id hasEmbedding } }'
 )
-
-
-def run_burst_worker(settings: Settings, model: SentenceTransformerEmbedder, *, cron: bool = True) -> None:
-    """Run a worker in this process until the queue is empty (with `cron`, the cron jobs too, once)."""
-
-    async def go() -> None:
-        worker = create_worker(
-            configure(settings, embedder=model, cron_at_startup=cron),  # type: ignore[arg-type]
-            burst=True,
-            poll_delay=0.2,
-            handle_signals=False,
-        )
-        await worker.main()
-        await worker.close()
-
-    asyncio.run(go())
 
 
 def test_refresh_embeddings_twice_returns_the_same_job(
@@ -168,3 +150,28 @@ def test_worker_health_check(demo_database_url: str, redis_url: str, tmp_path: P
     finally:
         worker.terminate()
         assert worker.wait(timeout=30) == 0  # SIGTERM: a clean shutdown
+
+
+def test_arq_runs_the_worker_class_as_it_stands(
+    demo_database_url: str, redis_url: str, model: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
+    """`arq jobs.worker.WorkerSettings`, configured by the environment alone, runs a queued refresh."""
+    for api in running_api(demo_database_url, model, tmp_path, redis_url=redis_url):
+        api.sql("UPDATE movies SET embedded_hash = NULL WHERE id <= 3")
+        queued = api.data(REFRESH, {"full": False}, user=1, admin=True)["refreshEmbeddings"]
+        assert queued["status"] == "queued"
+        env = {
+            **os.environ,
+            "DATABASE_URL": demo_database_url,
+            "REDIS_URL": redis_url,
+            "HF_HUB_OFFLINE": "1",
+            "MOVIEREC_DATA_DIR": str(tmp_path),
+            "MOVIEREC_TORCH_THREADS": "1",
+        }
+        arq = Path(sys.executable).parent / "arq"
+        done = subprocess.run(
+            [str(arq), "jobs.worker.WorkerSettings", "--burst"], cwd=ROOT, env=env, capture_output=True, timeout=180
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        runs = api.data("{ embeddingRuns(limit: 1) { trigger status embedded } }")["embeddingRuns"]
+        assert runs == [{"trigger": "on_demand", "status": "succeeded", "embedded": 3}]

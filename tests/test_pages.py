@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from app import pages
-from app.embedder import SentenceTransformerEmbedder
+from app.embeddings.model import SentenceTransformerEmbedder
 from tests.api_support import Api, running_api
 
 ROOT = Path(__file__).resolve().parents[1]

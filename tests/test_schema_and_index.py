@@ -7,13 +7,13 @@ import asyncio
 import asyncpg
 import pytest
 
-from app.catalogue_admin import doctor
-from app.database import connect
-from app.embedding import embed_movies
-from app.importers.demo import import_demo
-from app.migrations import DimensionMismatch, check_dimension, column_dimension, migrate, resize_embedding_column
+from app.catalogue.importers.demo import import_demo
+from app.cli.doctor import doctor_checks as doctor
+from app.db.connections import connect
+from app.db.migrate import DimensionMismatch, check_dimension, column_dimension, migrate, resize_embedding_column
+from app.embeddings.pipeline import embed_movies
+from app.search.index import INDEX_NAME, describe_index, ensure_index, ivfflat_lists, ivfflat_probes
 from app.settings import Settings
-from app.vector_index import INDEX_NAME, describe_index, ensure_index, ivfflat_lists, ivfflat_probes
 from tests.fakes import FakeEmbedder
 
 

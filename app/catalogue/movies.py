@@ -1,0 +1,159 @@
+"""Movies: look-ups by id, paged title search, and the admin's single-movie upsert."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from app.catalogue.importers.records import MovieRecord, RowError
+from app.embeddings import outbox
+from app.embeddings.text import content_hash
+from app.errors import BadUserInput, NotFound, check_limit
+from app.search.filters import MovieFilter
+
+# Everything the API's Movie type shows, plus how many ratings the movie has (its popularity).
+# Other modules select it beside their own columns (`FROM movies m`).
+MOVIE_COLUMNS = """m.id, m.tmdb_id, m.imdb_id, m.title, m.year, m.overview, m.genres, m.keywords,
+    m.cast_members, m.director, m.vote_average, m.vote_count, m.popularity, m.poster_url,
+    m.embedding IS NOT NULL AS has_embedding, m.embedded_at,
+    (SELECT count(*) FROM ratings r WHERE r.movie_id = m.id) AS rating_count"""
+
+MOVIES_BY_IDS = f"SELECT {MOVIE_COLUMNS} FROM movies m WHERE m.id = ANY($1::bigint[])"
+MOVIE_ID_BY_TMDB_ID = "SELECT id FROM movies WHERE tmdb_id = $1"
+COUNT_MOVIES = "SELECT count(*) FROM movies"
+
+# Keyset pagination over (lower(title), id); $1 is an ILIKE pattern or NULL, then the filter.
+_AFTER = 2 + MovieFilter.PARAMETERS
+LIST_MOVIES = f"""
+SELECT {MOVIE_COLUMNS}, lower(m.title) AS sort_title
+FROM movies m
+WHERE ($1::text IS NULL OR m.title ILIKE $1) AND {MovieFilter.clause(2)}
+  AND (${_AFTER}::text IS NULL OR (lower(m.title), m.id) > (${_AFTER}::text, ${_AFTER + 1}::bigint))
+ORDER BY lower(m.title), m.id
+LIMIT ${_AFTER + 2}
+"""
+
+# A content change gives a new content_hash; clearing embedded_hash marks the movie stale while
+# its old vector keeps serving queries until the new one is written.
+UPDATE_MOVIE = """
+UPDATE movies AS m SET
+    tmdb_id = $2, imdb_id = $3, title = $4, year = $5, overview = $6, genres = $7, keywords = $8,
+    cast_members = $9, director = $10, vote_average = $11, vote_count = $12, popularity = $13,
+    poster_url = $14, content_hash = $15, updated_at = now(),
+    embedded_hash = CASE WHEN m.content_hash = $15 THEN m.embedded_hash END,
+    embedded_at = CASE WHEN m.content_hash = $15 THEN m.embedded_at END
+WHERE m.id = $1
+RETURNING m.id, (m.embedded_hash IS NULL) AS needs_embedding
+"""
+
+INSERT_MOVIE = """
+INSERT INTO movies (source, source_key, tmdb_id, imdb_id, title, year, overview, genres, keywords, cast_members,
+                    director, vote_average, vote_count, popularity, poster_url, content_hash)
+VALUES ('api', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+RETURNING id, true AS needs_embedding
+"""
+
+
+async def load_movies_by_ids(conn: asyncpg.Connection, ids: Sequence[int]) -> list[dict[str, Any] | None]:
+    """Movies in the order of `ids` (None where missing): the DataLoader's batch function."""
+    rows = await conn.fetch(MOVIES_BY_IDS, list(set(ids)))
+    by_id = {row["id"]: dict(row) for row in rows}
+    return [by_id.get(i) for i in ids]
+
+
+async def movie_id_by_tmdb_id(conn: asyncpg.Connection, tmdb_id: int) -> int | None:
+    """The catalogue id of a TMDB id, if the catalogue has it."""
+    found: int | None = await conn.fetchval(MOVIE_ID_BY_TMDB_ID, tmdb_id)
+    return found
+
+
+async def count_movies(conn: asyncpg.Connection) -> int:
+    """How many movies the catalogue holds."""
+    return int(await conn.fetchval(COUNT_MOVIES))
+
+
+@dataclass(frozen=True)
+class MoviePage:
+    """One page of a title search and the cursor for the next."""
+
+    movies: list[dict[str, Any]]
+    end_cursor: str | None
+    has_next_page: bool
+
+
+def _encode_cursor(title: str, movie_id: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps([title, movie_id]).encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[str, int]:
+    try:
+        title, movie_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return str(title), int(movie_id)
+    except (ValueError, TypeError):
+        raise BadUserInput("after is not a cursor this API returned") from None
+
+
+async def list_movies(
+    conn: asyncpg.Connection, search: str | None, movie_filter: MovieFilter, first: int, after: str | None
+) -> MoviePage:
+    """Movies whose title contains `search`, by title, `first` at a time after the cursor."""
+    check_limit(first, name="first")
+    pattern = None
+    if search and search.strip():
+        escaped = search.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
+    title, last_id = _decode_cursor(after) if after else (None, None)
+    rows = await conn.fetch(LIST_MOVIES, pattern, *movie_filter.params(), title, last_id, first + 1)
+    movies = [dict(row) for row in rows[:first]]
+    cursor = _encode_cursor(movies[-1]["sort_title"], movies[-1]["id"]) if movies else None
+    return MoviePage(movies=movies, end_cursor=cursor, has_next_page=len(rows) > first)
+
+
+async def upsert_movie(conn: asyncpg.Connection, movie_id: int | None, record: MovieRecord) -> tuple[int, bool]:
+    """Create or update one movie (inside the caller's transaction); a content change makes it stale."""
+    row = record.as_row()
+    values = [
+        row["tmdb_id"],
+        row["imdb_id"],
+        row["title"],
+        row["year"],
+        row["overview"],
+        row["genres"],
+        row["keywords"],
+        row["cast_members"],
+        row["director"],
+        row["vote_average"],
+        row["vote_count"],
+        row["popularity"],
+        row["poster_url"],
+        content_hash(record.content),
+    ]
+    if movie_id is None and record.tmdb_id is not None:
+        movie_id = await movie_id_by_tmdb_id(conn, record.tmdb_id)
+    try:
+        if movie_id is None:
+            result = await conn.fetchrow(INSERT_MOVIE, str(uuid.uuid4()), *values)
+        else:
+            result = await conn.fetchrow(UPDATE_MOVIE, movie_id, *values)
+            if result is None:
+                raise NotFound(f"movie {movie_id} does not exist")
+    except asyncpg.UniqueViolationError as error:
+        raise BadUserInput(f"another movie already has this {error.constraint_name or 'key'}") from None
+    if result["needs_embedding"]:
+        # Same transaction as the change: the need to embed is never lost, even if Redis is down.
+        await outbox.record_change(conn, result["id"])
+    return int(result["id"]), bool(result["needs_embedding"])
+
+
+def movie_record(fields: dict[str, Any]) -> MovieRecord:
+    """Validate API input as a movie record (BAD_USER_INPUT on anything invalid)."""
+    try:
+        return MovieRecord(**fields)
+    except RowError as error:
+        raise BadUserInput(str(error)) from None

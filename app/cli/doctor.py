@@ -1,0 +1,67 @@
+"""Commands that report: stats, doctor (health checks with fixes) and the offline evaluation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import asyncpg
+import typer
+
+from app.cli.base import Output, cli, database_command
+from app.db.connections import init_connection
+from app.db.migrate import pending_migrations
+from app.embeddings.model import model_dimension
+from app.evaluation.evaluate import EvaluationConfig, table
+from app.evaluation.evaluate import evaluate as run_evaluation
+from app.pages import missing_graphiql_assets
+from app.settings import Settings
+from app.status.doctor import Check, run_checks
+from app.status.stats import collect_stats
+
+
+async def doctor_checks(conn: asyncpg.Connection, settings: Settings) -> list[Check]:
+    """Every health check, the web app's files included outside production."""
+    if not await pending_migrations(conn):
+        await init_connection(conn)
+    checks = await run_checks(conn, settings, model_dimension(settings.model))
+    if settings.env != "production":
+        missing = missing_graphiql_assets()
+        detail = "installed" if not missing else f"missing {', '.join(missing)}"
+        checks.append(Check("GraphiQL files", not missing, detail, "run `make install` (npm ci in app/web)"))
+    return checks
+
+
+@cli.command()
+@database_command()
+async def stats(conn: asyncpg.Connection, settings: Settings) -> list[str]:
+    """Coverage, model, dimension, index and the last embedding run."""
+    return (await collect_stats(conn, settings.model)).lines()
+
+
+@cli.command()
+@database_command(migrated=False)
+async def doctor(conn: asyncpg.Connection, settings: Settings) -> Output:
+    """Check the installation; every FAIL comes with its fix. Exits 1 when anything fails."""
+    checks = await doctor_checks(conn, settings)
+    return Output([check.line() for check in checks], 0 if all(check.ok for check in checks) else 1)
+
+
+@cli.command()
+@database_command()
+async def evaluate(
+    conn: asyncpg.Connection,
+    settings: Settings,
+    k: Annotated[int, typer.Option("--k", help="List length the metrics look at")] = 10,
+    relevant_from: Annotated[float, typer.Option(help="A held-out rating this high is relevant")] = 4.0,
+    seed: Annotated[int, typer.Option(help="Seed for the random baseline and user sampling")] = 0,
+    users: Annotated[int | None, typer.Option(help="Evaluate a random sample of this many users")] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Also write the results as JSON")] = None,
+) -> list[str]:
+    """Offline evaluation: hold out each user's latest 20% of ratings and score every strategy."""
+    config = EvaluationConfig(k=k, relevant_from=relevant_from, seed=seed, max_users=users)
+    results = await run_evaluation(conn, settings, config)
+    if json_path is not None:
+        json_path.write_text(json.dumps({"config": vars(config), "results": results}, indent=2) + "\n")
+    return table(results, k)

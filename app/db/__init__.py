@@ -1,0 +1,1 @@
+"""The database: connections (embedded or configured PostgreSQL) and versioned migrations."""

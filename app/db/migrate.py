@@ -1,0 +1,155 @@
+"""Versioned migrations (app/db/migrations/*.sql) applied in order under an advisory lock; the dimension check."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from importlib import resources
+
+import asyncpg
+
+_FILE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+# An arbitrary, fixed key: every `movierec migrate` (and resize) serialises on it.
+MIGRATION_LOCK_KEY = 7_361_044_201
+TAKE_MIGRATION_LOCK = "SELECT pg_advisory_lock($1)"
+RELEASE_MIGRATION_LOCK = "SELECT pg_advisory_unlock($1)"
+
+CREATE_MIGRATIONS_TABLE = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version     integer PRIMARY KEY,
+    name        text NOT NULL,
+    applied_at  timestamptz NOT NULL DEFAULT now()
+)
+"""
+APPLIED_VERSIONS = "SELECT version FROM schema_migrations ORDER BY version"
+RECORD_MIGRATION = "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)"
+MIGRATIONS_TABLE_EXISTS = "SELECT to_regclass('schema_migrations') IS NOT NULL"
+
+# format_type shows the typmod (vector(384)); information_schema hides it as USER-DEFINED.
+EMBEDDING_COLUMN_TYPE = """
+SELECT format_type(a.atttypid, a.atttypmod)
+FROM pg_attribute a
+WHERE a.attrelid = to_regclass('movies') AND a.attname = 'embedding' AND NOT a.attisdropped
+"""
+VECTOR_EXTENSION_VERSION = "SELECT extversion FROM pg_extension WHERE extname = 'vector'"
+
+# The column keeps its name; every vector is dropped because it has the wrong length.
+RESIZE_EMBEDDING_COLUMN = "ALTER TABLE movies ALTER COLUMN embedding TYPE vector({dimension}) USING NULL"
+# The vector index (app/search/index.py names it) depends on the column's type.
+DROP_VECTOR_INDEX = "DROP INDEX IF EXISTS movies_embedding_idx"
+CLEAR_EMBEDDING_STATE = "UPDATE movies SET embedding_model = NULL, embedded_hash = NULL, embedded_at = NULL"
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One numbered DDL file from app/db/migrations."""
+
+    version: int
+    name: str
+    template: str
+
+    def render(self, dimension: int) -> str:
+        """The DDL with the embedding dimension filled in."""
+        # A plain replace, not string.Template: DDL may contain `$` (regexes, dollar quoting).
+        return self.template.replace("${dimension}", str(int(dimension)))
+
+
+class DimensionMismatch(RuntimeError):
+    """The database's vector column and the configured model disagree on the dimension."""
+
+
+def load_migrations() -> list[Migration]:
+    """Every migration shipped with the package, in version order."""
+    folder = resources.files("app.db") / "migrations"
+    found = []
+    for entry in folder.iterdir():
+        match = _FILE_NAME.match(entry.name)
+        if match:
+            found.append(Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8")))
+    found.sort(key=lambda m: m.version)
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise RuntimeError(f"two migrations share a version: {versions}")
+    return found
+
+
+@asynccontextmanager
+async def schema_lock(conn: asyncpg.Connection) -> AsyncIterator[None]:
+    """Hold the session-level advisory lock that serialises schema changes."""
+    await conn.execute(TAKE_MIGRATION_LOCK, MIGRATION_LOCK_KEY)
+    try:
+        yield
+    finally:
+        await conn.execute(RELEASE_MIGRATION_LOCK, MIGRATION_LOCK_KEY)
+
+
+async def migrate(conn: asyncpg.Connection, dimension: int) -> list[Migration]:
+    """Apply pending migrations; a concurrent caller waits, then finds nothing to do."""
+    applied_now: list[Migration] = []
+    async with schema_lock(conn):
+        await conn.execute(CREATE_MIGRATIONS_TABLE)
+        applied = {row["version"] for row in await conn.fetch(APPLIED_VERSIONS)}
+        for migration in load_migrations():
+            if migration.version in applied:
+                continue
+            async with conn.transaction():
+                await conn.execute(migration.render(dimension))
+                await conn.execute(RECORD_MIGRATION, migration.version, migration.name)
+            applied_now.append(migration)
+    return applied_now
+
+
+async def pending_migrations(conn: asyncpg.Connection) -> list[Migration]:
+    """Migrations not yet applied to this database."""
+    applied: set[int] = set()
+    if await conn.fetchval(MIGRATIONS_TABLE_EXISTS):
+        applied = {row["version"] for row in await conn.fetch(APPLIED_VERSIONS)}
+    return [m for m in load_migrations() if m.version not in applied]
+
+
+_VECTOR_TYPE = re.compile(r"^vector\((\d+)\)$")
+
+
+async def vector_extension_version(conn: asyncpg.Connection) -> str | None:
+    """pgvector's version in this database, None when the extension is not installed."""
+    version: str | None = await conn.fetchval(VECTOR_EXTENSION_VERSION)
+    return version
+
+
+async def column_dimension(conn: asyncpg.Connection) -> int | None:
+    """The dimension of movies.embedding, or None when the table does not exist yet."""
+    column_type = await conn.fetchval(EMBEDDING_COLUMN_TYPE)
+    if column_type is None:
+        return None
+    match = _VECTOR_TYPE.match(column_type)
+    if not match:
+        raise DimensionMismatch(f"movies.embedding has type {column_type}, expected vector(N)")
+    return int(match[1])
+
+
+async def check_dimension(conn: asyncpg.Connection, model: str, dimension: int) -> None:
+    """Refuse to go on when the column and the model disagree, naming both and the fix."""
+    stored = await column_dimension(conn)
+    if stored is not None and stored != dimension:
+        raise DimensionMismatch(
+            f"movies.embedding holds {stored}-dimensional vectors but the model {model!r} "
+            f"produces {dimension}-dimensional ones. Run `movierec resize-embeddings` to change "
+            f"the column to vector({dimension}) (this drops every stored embedding), then "
+            "`movierec embed` and `movierec index`."
+        )
+
+
+async def resize_embedding_column(conn: asyncpg.Connection, dimension: int) -> int | None:
+    """Change movies.embedding to vector(dimension), dropping the vectors; returns the old size."""
+    async with schema_lock(conn), conn.transaction():
+        old = await column_dimension(conn)
+        if old == dimension:
+            return old
+        # The index is rebuilt after re-embedding (`movierec index`).
+        await conn.execute(DROP_VECTOR_INDEX)
+        await conn.execute(RESIZE_EMBEDDING_COLUMN.format(dimension=int(dimension)))
+        await conn.execute(CLEAR_EMBEDDING_STATE)
+        return old

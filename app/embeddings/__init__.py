@@ -1,0 +1,1 @@
+"""Embeddings: the model, the text recipe, the pipeline that writes vectors, the refresh and its outbox."""

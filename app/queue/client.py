@@ -1,0 +1,105 @@
+"""The API's side of the job queue: enqueue refreshes (deduplicated by a fixed job id) and read their state."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import redis
+from arq import ArqRedis, create_pool
+from arq.connections import RedisSettings
+from arq.jobs import Job
+
+from app.embeddings.runs import load_recent_runs, load_run_by_job_id
+from app.errors import Unavailable, check_limit
+from app.queue.redis_server import resolve_redis_url
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Function names the worker registers (jobs/worker.py) and the fixed ids that deduplicate them.
+REFRESH_FUNCTION = "refresh_embeddings"
+REFRESH_JOB_ID = "refresh-embeddings"
+OUTBOX_FUNCTION = "process_outbox"
+OUTBOX_JOB_ID = "process-outbox"
+
+# RuntimeError: the embedded redis-server could not be started.
+_REDIS_DOWN = (redis.RedisError, OSError, RuntimeError)
+
+
+@dataclass(frozen=True)
+class QueuedJob:
+    """A job id, what the queue says about it, and the latest embedding run it started."""
+
+    id: str
+    status: str  # queued, deferred, in_progress, complete, not_found
+    run: dict[str, Any] | None = None
+
+
+class JobQueue:
+    """A lazily connected arq pool (the API starts and answers even while Redis is down) and the runs' audit rows."""
+
+    def __init__(self, settings: Settings, pool: asyncpg.Pool | None = None) -> None:
+        self.settings = settings
+        self._db = pool
+        self._redis: ArqRedis | None = None
+
+    async def _with_run(self, job_id: str, status: str) -> QueuedJob:
+        run = None
+        if self._db is not None:
+            async with self._db.acquire() as conn:
+                run = await load_run_by_job_id(conn, job_id)
+        return QueuedJob(job_id, status, run)
+
+    async def recent_runs(self, limit: int) -> list[dict[str, Any]]:
+        """The newest embedding runs, newest first."""
+        check_limit(limit)
+        assert self._db is not None, "JobQueue needs the database pool to read runs"
+        async with self._db.acquire() as conn:
+            return await load_recent_runs(conn, limit)
+
+    async def _pool(self) -> ArqRedis:
+        if self._redis is None:
+            url = resolve_redis_url(self.settings)
+            connection = RedisSettings.from_dsn(url)
+            # No retries: a request should fail fast (UNAVAILABLE), not hang while Redis is down.
+            connection.conn_retries, connection.conn_timeout = 0, 2
+            self._redis = await create_pool(connection)
+        return self._redis
+
+    async def enqueue_refresh(self, *, full: bool) -> QueuedJob:
+        """Queue a refresh; while one is queued or running, that one is returned instead."""
+        try:
+            pool = await self._pool()
+            job = await pool.enqueue_job(REFRESH_FUNCTION, full=full, trigger="on_demand", _job_id=REFRESH_JOB_ID)
+            status = await (job or Job(REFRESH_JOB_ID, pool)).status()
+        except _REDIS_DOWN as error:
+            raise Unavailable(f"the job queue (Redis) is unreachable: {error}") from None
+        return await self._with_run(REFRESH_JOB_ID, status.value)
+
+    async def job_status(self, job_id: str) -> QueuedJob:
+        """What the queue knows about a job id (not_found once a finished job's result expired)."""
+        try:
+            status = await Job(job_id, await self._pool()).status()
+        except _REDIS_DOWN as error:
+            raise Unavailable(f"the job queue (Redis) is unreachable: {error}") from None
+        return await self._with_run(job_id, status.value)
+
+    async def nudge_outbox(self) -> bool:
+        """Ask the worker to embed the outbox now; False (work kept in the outbox) when Redis is down."""
+        try:
+            pool = await self._pool()
+            await pool.enqueue_job(OUTBOX_FUNCTION, _job_id=OUTBOX_JOB_ID)
+        except _REDIS_DOWN as error:
+            log.warning("could not enqueue the outbox job (%s); the sweeper will pick the work up", error)
+            self._redis = None  # reconnect next time
+            return False
+        return True
+
+    async def close(self) -> None:
+        """Close the Redis connection, if one was opened."""
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None

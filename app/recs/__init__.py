@@ -1,0 +1,1 @@
+"""Recommendations: pure ranking maths, the recommender that runs the queries, and explanations."""

@@ -1,0 +1,217 @@
+"""Recommendations: similar movies, a user's taste profile, liked/disliked examples, text search, batches."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import asyncpg
+import numpy as np
+
+from app.embeddings.model import Embedder
+from app.errors import BadUserInput, NotFound, Unavailable, check_limit
+from app.recs.explain import Explanation, explain
+from app.recs.profiles import load_profiles
+from app.recs.ranking import (
+    Candidate,
+    ExampleStrategy,
+    average_query,
+    mmr,
+    rank_by_examples,
+    rank_by_profile,
+    rank_cold_start,
+)
+from app.search.filters import NO_FILTER, MovieFilter
+from app.search.vectors import VectorSearch, pool_size
+from app.settings import Settings
+
+MAX_EXAMPLES = 20
+MAX_BATCH_USERS = 100
+
+RATED_IDS_BY_USERS = """
+SELECT user_id, array_agg(movie_id) AS movie_ids FROM ratings WHERE user_id = ANY($1::bigint[]) GROUP BY user_id
+"""
+# Embeddings of given movies (examples for recommendationsForMovies).
+EMBEDDINGS_BY_IDS = "SELECT id, embedding FROM movies WHERE id = ANY($1::bigint[])"
+MOVIE_HAS_EMBEDDING = "SELECT embedding IS NOT NULL FROM movies WHERE id = $1"
+
+
+class Strategy(enum.Enum):
+    """What produced a list of recommendations."""
+
+    CONTENT_PROFILE = "content_profile"
+    COLD_START_POPULAR = "cold_start_popular"
+    SIMILAR_TO_MOVIE = "similar_to_movie"
+    EXAMPLES = "examples"
+    TEXT_SEARCH = "text_search"
+
+
+@dataclass
+class Ranked:
+    """A ranked list and the strategy that produced it."""
+
+    items: list[Candidate]
+    strategy: Strategy
+
+
+def check_diversity(diversity: float) -> float:
+    """Diversity in [0, 1]."""
+    if not 0.0 <= diversity <= 1.0 or diversity != diversity:
+        raise BadUserInput(f"diversity must be between 0 and 1, got {diversity}")
+    return diversity
+
+
+class Recommender:
+    """The recommendation operations, each a small, fixed number of SQL round trips."""
+
+    def __init__(self, pool: asyncpg.Pool, settings: Settings, search: VectorSearch, embedder: Embedder | None) -> None:
+        self.pool, self.settings, self.search, self.embedder = pool, settings, search, embedder
+
+    def _rank_by_profile(self, candidates: list[Candidate], limit: int, diversity: float) -> list[Candidate]:
+        """Blend similarity with the popularity prior, then MMR."""
+        weight, scale = self.settings.popularity_weight, self.settings.popularity_scale
+        return rank_by_profile(candidates, limit, diversity, weight=weight, scale=scale)
+
+    def _cold_start(self, popular: list[Candidate], limit: int, diversity: float) -> list[Candidate]:
+        return rank_cold_start(popular, limit, diversity, scale=self.settings.popularity_scale)
+
+    async def similar_movies(
+        self,
+        movie_id: int,
+        limit: int,
+        *,
+        diversity: float = 0.0,
+        movie_filter: MovieFilter = NO_FILTER,
+        unseen_by: int | None = None,
+    ) -> Ranked:
+        """Movies nearest to `movie_id`'s own vector; optionally leaving out what a user rated."""
+        check_limit(limit)
+        check_diversity(diversity)
+        async with self.pool.acquire() as conn:
+            candidates = await self.search.nearest(
+                conn,
+                movie_id,
+                by_movie=True,
+                movie_filter=movie_filter,
+                exclude=[movie_id],
+                unseen_by=unseen_by,
+                limit=pool_size(limit) if diversity else limit,
+            )
+            if not candidates:
+                has_embedding = await conn.fetchval(MOVIE_HAS_EMBEDDING, movie_id)
+                if has_embedding is None:
+                    raise NotFound(f"movie {movie_id} does not exist")
+                if not has_embedding:
+                    raise Unavailable(f"movie {movie_id} has no embedding yet; run `movierec embed`")
+        return Ranked(mmr(candidates, limit, diversity), Strategy.SIMILAR_TO_MOVIE)
+
+    async def for_user(
+        self, user_id: int, limit: int, *, diversity: float = 0.0, movie_filter: MovieFilter = NO_FILTER
+    ) -> Ranked:
+        """Personal recommendations from the user's ratings; popular movies on a cold start."""
+        check_limit(limit)
+        check_diversity(diversity)
+        async with self.pool.acquire() as conn:
+            profile = (await load_profiles(conn, [user_id], self.settings.like_threshold))[user_id]
+            if profile is None:
+                popular = await self.search.popular(
+                    conn, movie_filter=movie_filter, unseen_by=user_id, limit=pool_size(limit) if diversity else limit
+                )
+                return Ranked(self._cold_start(popular, limit, diversity), Strategy.COLD_START_POPULAR)
+            candidates = await self.search.nearest(
+                conn, profile, movie_filter=movie_filter, unseen_by=user_id, limit=pool_size(limit)
+            )
+        return Ranked(self._rank_by_profile(candidates, limit, diversity), Strategy.CONTENT_PROFILE)
+
+    async def for_users(self, user_ids: Sequence[int], limit: int) -> dict[int, Ranked]:
+        """Recommendations for many users: at most four queries whatever the number of users."""
+        check_limit(limit)
+        if not 1 <= len(user_ids) <= MAX_BATCH_USERS:
+            raise BadUserInput(f"give between 1 and {MAX_BATCH_USERS} user ids")
+        users = list(dict.fromkeys(user_ids))
+        async with self.pool.acquire() as conn:
+            profiles = await load_profiles(conn, users, self.settings.like_threshold)
+            warm = [u for u in users if profiles[u] is not None]
+            pools = await self.search.nearest_many(
+                conn, warm, [profiles[u] for u in warm], unseen_by_key=True, limit=pool_size(limit)
+            )
+            cold = [u for u in users if profiles[u] is None]
+            popular: list[Candidate] = []
+            seen: dict[int, set[int]] = {}
+            if cold:
+                rows = await conn.fetch(RATED_IDS_BY_USERS, cold)
+                seen = {row["user_id"]: set(row["movie_ids"]) for row in rows}
+                most_rated = max((len(ids) for ids in seen.values()), default=0)
+                popular = await self.search.popular(conn, limit=limit + most_rated)
+        result = {u: Ranked(self._rank_by_profile(pools[u], limit, 0.0), Strategy.CONTENT_PROFILE) for u in warm}
+        for u in cold:
+            unseen = [c for c in popular if c.id not in seen.get(u, set())]
+            result[u] = Ranked(self._cold_start(unseen, limit, 0.0), Strategy.COLD_START_POPULAR)
+        return result
+
+    async def for_examples(
+        self,
+        positive: Sequence[int],
+        negative: Sequence[int],
+        strategy: ExampleStrategy,
+        limit: int,
+        *,
+        diversity: float = 0.0,
+        movie_filter: MovieFilter = NO_FILTER,
+    ) -> Ranked:
+        """Movies like the liked examples and unlike the disliked ones; the examples never come back."""
+        check_limit(limit)
+        check_diversity(diversity)
+        positive, negative = list(dict.fromkeys(positive)), list(dict.fromkeys(negative))
+        if not positive:
+            raise BadUserInput("give at least one liked (positive) movie")
+        if len(positive) + len(negative) > MAX_EXAMPLES:
+            raise BadUserInput(f"give at most {MAX_EXAMPLES} example movies in all")
+        if set(positive) & set(negative):
+            raise BadUserInput("a movie cannot be both liked and disliked")
+        examples = positive + negative
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(EMBEDDINGS_BY_IDS, examples)
+            vectors = {r["id"]: r["embedding"] for r in rows}
+            missing = [i for i in examples if i not in vectors]
+            if missing:
+                raise NotFound(f"movies not found: {', '.join(map(str, missing))}")
+            unembedded = [i for i in examples if vectors[i] is None]
+            if unembedded:
+                raise Unavailable(f"movies without embeddings yet: {', '.join(map(str, unembedded))}")
+            pos = np.stack([vectors[i].to_numpy() for i in positive]).astype(np.float32)
+            neg = np.stack([vectors[i].to_numpy() for i in negative]).astype(np.float32) if negative else pos[:0]
+            pool = pool_size(limit)
+            if strategy is ExampleStrategy.AVERAGE_VECTOR:
+                candidates = await self.search.nearest(
+                    conn, average_query(pos, neg), movie_filter=movie_filter, exclude=examples, limit=pool
+                )
+            else:
+                per_example = await self.search.nearest_many(
+                    conn, positive, list(pos), movie_filter=movie_filter, exclude=examples, limit=pool
+                )
+                unique = {c.id: c for group in per_example.values() for c in group}
+                candidates = sorted(unique.values(), key=lambda c: c.id)
+        return Ranked(rank_by_examples(candidates, pos, neg, strategy, limit, diversity), Strategy.EXAMPLES)
+
+    async def search_text(self, text: str, limit: int, *, movie_filter: MovieFilter = NO_FILTER) -> Ranked:
+        """Semantic search: movies nearest to the embedding of a free-text query."""
+        check_limit(limit)
+        query = text.strip()
+        if not query:
+            raise BadUserInput("the search text is empty")
+        if len(query) > 1000:
+            raise BadUserInput("the search text is longer than 1,000 characters")
+        if self.embedder is None:
+            raise Unavailable("semantic search needs the embedding model, which is not loaded")
+        vector = (await asyncio.to_thread(self.embedder.encode, [query]))[0]
+        async with self.pool.acquire() as conn:
+            candidates = await self.search.nearest(conn, vector, movie_filter=movie_filter, limit=limit)
+        return Ranked(mmr(candidates, limit, 0.0), Strategy.TEXT_SEARCH)
+
+    async def explain(self, user_id: int, movie_id: int) -> Explanation:
+        """Why `movie_id` suits the user: the rated movies it resembles and the parts of its score."""
+        async with self.pool.acquire() as conn:
+            return await explain(conn, self.settings, user_id, movie_id)

@@ -1,0 +1,1 @@
+"""Nearest-neighbour search over the movie vectors: filters, queries and the vector index."""

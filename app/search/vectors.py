@@ -1,0 +1,211 @@
+"""Nearest-neighbour queries with pgvector: per-query search settings, filters that keep recall."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+import numpy as np
+from pgvector import Vector
+
+from app.catalogue.movies import MOVIE_COLUMNS
+from app.recs.ranking import Candidate
+from app.search.filters import NO_FILTER, MovieFilter
+from app.settings import Metric, Settings
+
+# Oversampling: rankers (popularity blend, MMR) choose from at least this many times `limit`.
+POOL_FACTOR = 5
+MIN_POOL = 50
+
+
+def pool_size(limit: int) -> int:
+    """Candidates fetched for a list of `limit` results."""
+    return max(limit * POOL_FACTOR, MIN_POOL)
+
+
+_OPERATORS: dict[Metric, str] = {"cosine": "<=>", "l2": "<->", "inner_product": "<#>"}
+
+# The query vector: a parameter, or a movie's own vector kept inside SQL (an InitPlan, so the
+# index still applies).
+VECTOR_PARAM = "$1::vector"
+MOVIE_VECTOR = "(SELECT e.embedding FROM movies e WHERE e.id = $1::bigint)"
+_AFTER_FILTER = 2 + MovieFilter.PARAMETERS  # nearest(): $1 query, $2.. filter, then exclusions, viewer, limit
+
+
+def nearest_sql(metric: Metric, query_vector: str, *, exact: bool = False) -> str:
+    """k-nearest movies to a query vector ($1) with MovieFilter ($2..), exclusions, viewer and limit after it.
+
+    The indexed form orders by the distance operator itself so pgvector's index serves it; the
+    exact form orders by an expression of it, which no index matches: a full, exact scan.
+    """
+    distance = f"m.embedding {_OPERATORS[metric]} {query_vector}"
+    order = f"({distance}) + 0" if exact else distance
+    exclude, viewer, limit = (f"${_AFTER_FILTER + i}" for i in range(3))
+    return f"""
+SELECT {MOVIE_COLUMNS}, m.embedding, {distance} AS distance
+FROM movies m
+WHERE m.embedding IS NOT NULL AND {query_vector} IS NOT NULL AND {MovieFilter.clause(2)}
+  AND NOT (m.id = ANY({exclude}::bigint[]))
+  AND ({viewer}::bigint IS NULL
+       OR NOT EXISTS (SELECT 1 FROM ratings x WHERE x.user_id = {viewer} AND x.movie_id = m.id))
+ORDER BY {order}
+LIMIT {limit}
+"""
+
+
+def nearest_many_sql(metric: Metric) -> str:
+    """k-nearest movies for each ($1 key, $2 vector) pair, with MovieFilter ($3..), exclusions, per-key viewer."""
+    distance = f"m.embedding {_OPERATORS[metric]} q.vector"
+    exclude, unseen_by_key, limit = (f"${3 + MovieFilter.PARAMETERS + i}" for i in range(3))
+    return f"""
+SELECT q.key, c.*
+FROM unnest($1::bigint[], $2::vector[]) AS q(key, vector)
+CROSS JOIN LATERAL (
+    SELECT {MOVIE_COLUMNS}, m.embedding, {distance} AS distance
+    FROM movies m
+    WHERE m.embedding IS NOT NULL AND {MovieFilter.clause(3)}
+      AND NOT (m.id = ANY({exclude}::bigint[]))
+      AND ({unseen_by_key}::boolean IS NOT TRUE
+           OR NOT EXISTS (SELECT 1 FROM ratings x WHERE x.user_id = q.key AND x.movie_id = m.id))
+    ORDER BY {distance}
+    LIMIT {limit}
+) AS c
+"""
+
+
+NEAREST = {
+    (metric, vector, exact): nearest_sql(metric, vector, exact=exact)
+    for metric in _OPERATORS
+    for vector in (VECTOR_PARAM, MOVIE_VECTOR)
+    for exact in (False, True)
+}
+NEAREST_MANY = {metric: nearest_many_sql(metric) for metric in _OPERATORS}
+
+# Cold start: movies many people rated well, the catalogue's own votes breaking ties; the same
+# filter ($1..), then exclusions, viewer and limit.
+_P = 1 + MovieFilter.PARAMETERS
+POPULAR_MOVIES = f"""
+WITH popularity AS (
+    SELECT movie_id, count(*) * avg(rating) AS weight FROM ratings GROUP BY movie_id
+)
+SELECT {MOVIE_COLUMNS}, m.embedding, NULL::float8 AS distance
+FROM movies m LEFT JOIN popularity p ON p.movie_id = m.id
+WHERE m.embedding IS NOT NULL AND {MovieFilter.clause(1)}
+  AND NOT (m.id = ANY(${_P}::bigint[]))
+  AND (${_P + 1}::bigint IS NULL
+       OR NOT EXISTS (SELECT 1 FROM ratings x WHERE x.user_id = ${_P + 1} AND x.movie_id = m.id))
+ORDER BY coalesce(p.weight, 0) + coalesce(m.vote_count, 0) * coalesce(m.vote_average, 0) / 100.0 DESC, m.id
+LIMIT ${_P + 2}
+"""
+
+
+def similarity_from_distance(metric: Metric, distance: float) -> float:
+    """Cosine similarity for unit vectors, whichever distance the index uses."""
+    if metric == "cosine":
+        return 1.0 - distance
+    if metric == "inner_product":
+        return -distance  # <#> is the negative inner product
+    return 1.0 - distance * distance / 2.0
+
+
+def to_candidate(row: Mapping[str, Any], metric: Metric) -> Candidate:
+    """A result row (movie columns, embedding, distance) as a ranking candidate."""
+    movie = dict(row)
+    vector = np.asarray(movie.pop("embedding").to_numpy(), dtype=np.float32)
+    distance = movie.pop("distance")
+    similarity = similarity_from_distance(metric, distance) if distance is not None else 0.0
+    return Candidate(movie=movie, vector=vector, similarity=similarity, distance=distance, score=similarity)
+
+
+class VectorSearch:
+    """Runs k-NN queries with the index settings from Settings applied per transaction."""
+
+    def __init__(self, settings: Settings, *, ivfflat_probes: int = 1) -> None:
+        self.settings = settings
+        self.metric: Metric = settings.index_metric
+        # Integers from validated settings: safe to inline, and one round trip with BEGIN.
+        self._begin = (
+            "BEGIN READ ONLY;"
+            f" SET LOCAL hnsw.ef_search = {int(settings.hnsw_ef_search)};"
+            " SET LOCAL hnsw.iterative_scan = strict_order;"
+            f" SET LOCAL ivfflat.probes = {int(ivfflat_probes)};"
+            " SET LOCAL ivfflat.iterative_scan = relaxed_order"
+        )
+
+    @asynccontextmanager
+    async def transaction(self, conn: asyncpg.Connection) -> AsyncIterator[None]:
+        """A read-only transaction whose SET LOCALs vanish with it: nothing leaks to the pool."""
+        await conn.execute(self._begin)
+        try:
+            yield
+        except BaseException:
+            await conn.execute("ROLLBACK")
+            raise
+        await conn.execute("COMMIT")
+
+    async def nearest(
+        self,
+        conn: asyncpg.Connection,
+        query: Any,
+        *,
+        by_movie: bool = False,
+        movie_filter: MovieFilter = NO_FILTER,
+        exclude: Sequence[int] = (),
+        unseen_by: int | None = None,
+        limit: int,
+    ) -> list[Candidate]:
+        """The `limit` nearest movies to a vector (or to movie `query`'s own vector, kept in SQL)."""
+        vector_sql = MOVIE_VECTOR if by_movie else VECTOR_PARAM
+        params = [query, *movie_filter.params(), list(exclude), unseen_by, limit]
+        async with self.transaction(conn):
+            rows = await conn.fetch(NEAREST[(self.metric, vector_sql, False)], *params)
+            if len(rows) < limit and (movie_filter.active or unseen_by is not None):
+                # A very selective filter can exhaust the index scan's budget: scan exactly instead.
+                rows = await conn.fetch(NEAREST[(self.metric, vector_sql, True)], *params)
+        candidates = [to_candidate(row, self.metric) for row in rows]
+        # IVFFlat's iterative scan returns rows in relaxed order.
+        candidates.sort(key=lambda c: (-c.similarity, c.id))
+        return candidates
+
+    async def nearest_many(
+        self,
+        conn: asyncpg.Connection,
+        keys: Sequence[int],
+        vectors: Sequence[Any],
+        *,
+        movie_filter: MovieFilter = NO_FILTER,
+        exclude: Sequence[int] = (),
+        unseen_by_key: bool = False,
+        limit: int,
+    ) -> dict[int, list[Candidate]]:
+        """k-NN for several query vectors in one round trip; with `unseen_by_key`, keys are user ids."""
+        if not keys:
+            return {}
+        # An array of vectors travels as pgvector Vector objects (the codec's array form).
+        arrays = [Vector(np.asarray(v, dtype=np.float32)) for v in vectors]
+        params = [list(keys), arrays, *movie_filter.params(), list(exclude), unseen_by_key, limit]
+        async with self.transaction(conn):
+            rows = await conn.fetch(NEAREST_MANY[self.metric], *params)
+        grouped: dict[int, list[Candidate]] = {key: [] for key in keys}
+        for row in rows:
+            record = dict(row)
+            key = record.pop("key")
+            grouped[key].append(to_candidate(record, self.metric))
+        for candidates in grouped.values():
+            candidates.sort(key=lambda c: (-c.similarity, c.id))
+        return grouped
+
+    async def popular(
+        self,
+        conn: asyncpg.Connection,
+        *,
+        movie_filter: MovieFilter = NO_FILTER,
+        exclude: Sequence[int] = (),
+        unseen_by: int | None = None,
+        limit: int,
+    ) -> list[Candidate]:
+        """Popular, well-rated movies: the cold-start list."""
+        rows = await conn.fetch(POPULAR_MOVIES, *movie_filter.params(), list(exclude), unseen_by, limit)
+        return [to_candidate(row, self.metric) for row in rows]

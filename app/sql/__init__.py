@@ -1,1 +1,0 @@
-"""All of movierec's SQL: named, parameterised constants in query modules; DDL in migrations/."""

@@ -1,0 +1,112 @@
+"""`movierec doctor`: the design document's troubleshooting steps as checks, each OK or FAIL with its fix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+
+from app.db.migrate import column_dimension, pending_migrations, vector_extension_version
+from app.settings import Settings
+from app.status.stats import collect_stats
+
+TABLE_STATISTICS = """
+SELECT n_live_tup, n_mod_since_analyze, greatest(last_analyze, last_autoanalyze) AS analyzed_at
+FROM pg_stat_user_tables WHERE relname = 'movies'
+"""
+
+
+@dataclass(frozen=True)
+class Check:
+    """One doctor check: OK or FAIL, what was found, and the fix."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+    def line(self) -> str:
+        """`OK   name: detail` or `FAIL name: detail -> fix`."""
+        head = f"{'OK  ' if self.ok else 'FAIL'} {self.name}: {self.detail}"
+        return head if self.ok else f"{head}\n     fix: {self.fix}"
+
+
+async def run_checks(conn: asyncpg.Connection, settings: Settings, dimension: int) -> list[Check]:
+    """The design document's troubleshooting steps, as checks."""
+    checks: list[Check] = []
+    version = await vector_extension_version(conn)
+    checks.append(
+        Check(
+            "pgvector extension",
+            version is not None,
+            f"version {version}" if version else "not installed",
+            "run `movierec migrate` (it runs CREATE EXTENSION vector)",
+        )
+    )
+    pending = await pending_migrations(conn)
+    checks.append(
+        Check(
+            "migrations",
+            not pending,
+            "all applied" if not pending else f"{len(pending)} pending",
+            "run `movierec migrate`",
+        )
+    )
+    stored = await column_dimension(conn) if version else None
+    checks.append(
+        Check(
+            "embedding column",
+            stored == dimension,
+            f"vector({stored}) for a {dimension}-dimensional model" if stored else "missing",
+            "run `movierec migrate`" if stored is None else "run `movierec resize-embeddings`",
+        )
+    )
+    if stored is None:
+        return checks
+    stats = await collect_stats(conn, settings.model)  # it reads the index too
+    index = stats.index
+    small_ivfflat = settings.index_type == "ivfflat" and stats.with_embeddings < settings.ivfflat_min_rows
+    if index is None:
+        checks.append(
+            Check(
+                "vector index",
+                small_ivfflat,
+                "none: exact scan on a small table" if small_ivfflat else "missing",
+                "run `movierec index`",
+            )
+        )
+    else:
+        checks.append(
+            Check(
+                "vector index",
+                index.valid,
+                f"{index.method} {'valid' if index.valid else 'INVALID (a failed build)'}",
+                "run `movierec index --rebuild`",
+            )
+        )
+    checks.append(
+        Check(
+            "coverage",
+            stats.current_embeddings == stats.total_movies,
+            f"{stats.current_embeddings}/{stats.total_movies} ({stats.coverage:.1f}%)",
+            "run `movierec embed`",
+        )
+    )
+    table = await conn.fetchrow(TABLE_STATISTICS)
+    fresh = table is not None and (
+        table["analyzed_at"] is not None and table["n_mod_since_analyze"] <= max(50, table["n_live_tup"] // 5)
+    )
+    detail = (
+        "never analyzed"
+        if table is None or table["analyzed_at"] is None
+        else (f"analyzed {table['analyzed_at']:%Y-%m-%d %H:%M}, {table['n_mod_since_analyze']} rows changed since")
+    )
+    checks.append(
+        Check(
+            "planner statistics",
+            fresh or stats.total_movies == 0,
+            detail,
+            "run `movierec index` (it ends with ANALYZE movies)",
+        )
+    )
+    return checks

@@ -1,0 +1,98 @@
+"""`movierec stats` and `movierec doctor`: coverage, index facts, and health checks with fixes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from app.db.migrate import column_dimension
+from app.embeddings.runs import load_last_run
+from app.search.index import IndexInfo, describe_index
+from app.settings import Settings
+
+COVERAGE = """
+SELECT count(*) AS total,
+       count(*) FILTER (WHERE embedding IS NOT NULL) AS with_embedding,
+       count(*) FILTER (WHERE embedding IS NOT NULL AND embedded_hash = content_hash
+                          AND embedding_model = $1) AS current
+FROM movies
+"""
+
+COUNT_USERS_AND_RATINGS = "SELECT (SELECT count(*) FROM users) AS users, (SELECT count(*) FROM ratings) AS ratings"
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Coverage and index facts, as `movierec stats` and the API's `stats` show them."""
+
+    total_movies: int
+    with_embeddings: int
+    current_embeddings: int
+    users: int
+    ratings: int
+    model: str
+    dimension: int | None
+    index: IndexInfo | None
+    last_run: dict[str, Any] | None
+
+    @property
+    def coverage(self) -> float:
+        """Share of movies with an up-to-date embedding from the configured model, in percent."""
+        return 100.0 * self.current_embeddings / self.total_movies if self.total_movies else 100.0
+
+    def lines(self) -> list[str]:
+        """Human-readable lines."""
+        out = [
+            f"movies: {self.total_movies}",
+            f"with embeddings: {self.with_embeddings} ({self.current_embeddings} current)",
+            f"coverage: {self.coverage:.1f}%",
+            f"model: {self.model} ({self.dimension} dimensions)",
+            f"users: {self.users}, ratings: {self.ratings}",
+        ]
+        if self.index is None:
+            out.append("index: none (exact scan)")
+        else:
+            params = ", ".join(f"{k}={v}" for k, v in sorted(self.index.options.items()))
+            out.append(
+                f"index: {self.index.method} {self.index.opclass} ({params}), "
+                f"{'valid' if self.index.valid else 'INVALID'}, {self.index.size_bytes / 2**20:.1f} MiB"
+            )
+        if self.last_run:
+            run = self.last_run
+            out.append(
+                f"last run: #{run['id']} {run['status']} at {run['started_at']:%Y-%m-%d %H:%M:%S}, "
+                f"embedded {run['embedded']}, skipped {run['skipped']}, failed {run['failed']}"
+            )
+        return out
+
+
+async def collect_stats(conn: asyncpg.Connection, model: str) -> Stats:
+    """Read coverage, counts, the index and the last embedding run."""
+    coverage = await conn.fetchrow(COVERAGE, model)
+    people = await conn.fetchrow(COUNT_USERS_AND_RATINGS)
+    last_run = await load_last_run(conn)
+    return Stats(
+        total_movies=coverage["total"],
+        with_embeddings=coverage["with_embedding"],
+        current_embeddings=coverage["current"],
+        users=people["users"],
+        ratings=people["ratings"],
+        model=model,
+        dimension=await column_dimension(conn),
+        index=await describe_index(conn),
+        last_run=last_run,
+    )
+
+
+class StatusReader:
+    """Coverage and index facts for the API, each read on a pooled connection."""
+
+    def __init__(self, pool: asyncpg.Pool, settings: Settings) -> None:
+        self._pool, self._settings = pool, settings
+
+    async def stats(self) -> Stats:
+        """As `movierec stats` prints them."""
+        async with self._pool.acquire() as conn:
+            return await collect_stats(conn, self._settings.model)
