@@ -9,6 +9,7 @@ import asyncpg
 from app.catalogue.service import Catalogue
 from app.embeddings.model import Embedder
 from app.queue.client import JobQueue
+from app.recs.models import ModelRegistry
 from app.recs.recommender import Recommender
 from app.search.index import describe_index, ivfflat_probes
 from app.search.vectors import VectorSearch
@@ -23,6 +24,7 @@ class Services:
     settings: Settings
     catalogue: Catalogue
     recommender: Recommender
+    models: ModelRegistry
     jobs: JobQueue
     status: StatusReader
     jwt_secret: str
@@ -45,6 +47,7 @@ async def build_services(settings: Settings, pool: asyncpg.Pool, embedder: Embed
         settings=settings,
         catalogue=Catalogue(pool, settings, secret, on_change=jobs.nudge_outbox),
         recommender=Recommender(pool, settings, search, embedder),
+        models=ModelRegistry(pool),
         jobs=jobs,
         status=StatusReader(pool, settings),
         jwt_secret=secret,

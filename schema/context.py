@@ -43,6 +43,11 @@ class Context:
         """Each user's ratings, newest first."""
         return DataLoader(load_fn=self.services.catalogue.ratings_by_users)
 
+    @cached_property
+    def also_liked(self) -> DataLoader[int, list[tuple[dict[str, Any], float]]]:
+        """Each movie's strongest neighbours in the serving collaborative model."""
+        return DataLoader(load_fn=self.services.models.also_liked)
+
     @property
     def viewer(self) -> Viewer | None:
         """The signed-in user, None when anonymous; a bad or expired token raises UNAUTHENTICATED."""

@@ -10,8 +10,9 @@ from schema.arguments import parse_id
 from schema.context import Info
 from schema.demo import Session
 from schema.inputs import MovieInput
+from schema.operations import RecommenderModel, RefreshJob, TrainingJob
 from schema.permissions import IsAdmin, IsAuthenticated
-from schema.types import Movie, Rating, RefreshJob
+from schema.types import Movie, Rating
 
 
 @strawberry.type
@@ -53,6 +54,21 @@ class Mutation:
     )
     async def refresh_embeddings(self, info: Info, full: bool = False) -> RefreshJob:
         return RefreshJob.from_job(await info.context.services.jobs.enqueue_refresh(full=full))
+
+    @strawberry.mutation(
+        description="Queue a training of the collaborative model (admin); while one is queued or running, that one "
+        "is returned. The new model serves once trained; the previous one is kept for rollback.",
+        permission_classes=[IsAdmin],
+    )
+    async def train_recommender(self, info: Info) -> TrainingJob:
+        return TrainingJob.from_job(await info.context.services.jobs.enqueue_training())
+
+    @strawberry.mutation(
+        description="Serve the previous collaborative model again (admin); the current one becomes the previous.",
+        permission_classes=[IsAdmin],
+    )
+    async def rollback_recommender(self, info: Info) -> RecommenderModel:
+        return RecommenderModel.from_row(await info.context.services.models.roll_back())
 
     @strawberry.mutation(description="A day-long token for a demo user (when demo sign-in is on).")
     async def sign_in_as_demo_user(self, info: Info, user_id: strawberry.ID) -> Session:

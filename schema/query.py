@@ -5,30 +5,16 @@ from __future__ import annotations
 import strawberry
 
 from app.errors import BadUserInput
-from app.recs.recommender import Ranked
 from schema.arguments import parse_id
 from schema.context import Info
 from schema.demo import DemoUser
 from schema.inputs import ExampleStrategy, MovieFilter, to_filter
+from schema.operations import EmbeddingRun, RecommenderModel, RefreshJob, Stats, TrainingJob
 from schema.permissions import CanActForUser, IsAdmin, IsAuthenticated, SignedInToExcludeSeen
-from schema.types import (
-    EmbeddingRun,
-    Explanation,
-    Movie,
-    MovieConnection,
-    PageInfo,
-    Recommendation,
-    RecommendationList,
-    RefreshJob,
-    Stats,
-    User,
-    UserRecommendations,
-)
+from schema.recommendations import Explanation, RecommendationList, UserRecommendations, items_of
+from schema.types import Movie, MovieConnection, PageInfo, User
 
-
-def as_list(ranked: Ranked) -> RecommendationList:
-    """A ranked result as its GraphQL type."""
-    return RecommendationList(strategy=ranked.strategy, items=[Recommendation.from_candidate(c) for c in ranked.items])
+as_list = RecommendationList.of
 
 
 @strawberry.type
@@ -145,11 +131,7 @@ class Query:
         ids = [parse_id(i, "userIds") for i in user_ids]
         ranked = await info.context.services.recommender.for_users(ids, limit)
         return [
-            UserRecommendations(
-                user_id=strawberry.ID(str(u)),
-                strategy=ranked[u].strategy,
-                items=[Recommendation.from_candidate(c) for c in ranked[u].items],
-            )
+            UserRecommendations(user_id=strawberry.ID(str(u)), strategy=ranked[u].strategy, items=items_of(ranked[u]))
             for u in dict.fromkeys(ids)
         ]
 
@@ -164,6 +146,16 @@ class Query:
     @strawberry.field(description="The most recent embedding runs, newest first.")
     async def embedding_runs(self, info: Info, limit: int = 10) -> list[EmbeddingRun]:
         return [EmbeddingRun.from_row(row) for row in await info.context.services.jobs.recent_runs(limit)]
+
+    @strawberry.field(
+        description="The newest trainings of the collaborative model (admin).", permission_classes=[IsAdmin]
+    )
+    async def recommender_models(self, info: Info, limit: int = 10) -> list[RecommenderModel]:
+        return [RecommenderModel.from_row(row) for row in await info.context.services.models.recent(limit)]
+
+    @strawberry.field(description="The state of a training job (admin).", permission_classes=[IsAdmin])
+    async def training_job(self, info: Info, id: strawberry.ID) -> TrainingJob:
+        return TrainingJob.from_job(await info.context.services.jobs.job_status(str(id)))
 
     @strawberry.field(description="The signed-in user.", permission_classes=[IsAuthenticated])
     async def viewer(self, info: Info) -> User | None:

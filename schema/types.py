@@ -1,4 +1,4 @@
-"""GraphQL object types, built from the rows and dataclasses app/ returns."""
+"""GraphQL object types for the catalogue: movies, users, ratings and pages of movies."""
 
 from __future__ import annotations
 
@@ -8,14 +8,8 @@ from typing import Any
 
 import strawberry
 
-from app.queue.client import QueuedJob
-from app.recs import explain as explain_model
-from app.recs.ranking import Candidate
-from app.recs.recommender import Strategy
-from app.status.stats import Stats as StatsModel
+from app.errors import check_limit
 from schema.context import Info
-
-RecommendationStrategy = strawberry.enum(Strategy, name="RecommendationStrategy", description="What produced a list.")
 
 
 @strawberry.type(description="A movie in the catalogue.")
@@ -59,80 +53,20 @@ class Movie:
             embedded_at=row["embedded_at"],
         )
 
+    @strawberry.field(
+        description="People who liked this also liked: the collaborative model's strongest neighbours "
+        "(empty when no model covers the film). limit 1-20."
+    )
+    async def also_liked(self, info: Info, limit: int = 10) -> list[AlsoLiked]:
+        check_limit(limit, maximum=20)
+        found = await info.context.also_liked.load(int(self.id))
+        return [AlsoLiked(movie=Movie.from_row(row), weight=weight) for row, weight in found[:limit]]
 
-@strawberry.type(description="A recommended movie with its score and the parts of the score.")
-class Recommendation:
+
+@strawberry.type(description="A film people who liked another film also liked, and the model's weight for it.")
+class AlsoLiked:
     movie: Movie
-    rank: int
-    score: float = strawberry.field(description="What the list is sorted by (before diversity re-ranking).")
-    similarity: float = strawberry.field(description="Cosine similarity to the query (0 on a cold start).")
-    distance: float | None = strawberry.field(description="The index metric's distance; null on a cold start.")
-    popularity: float = strawberry.field(description="Popularity prior in [0, 1) (personal lists only).")
-
-    @classmethod
-    def from_candidate(cls, c: Candidate) -> Recommendation:
-        """Build from a ranked candidate."""
-        return cls(
-            movie=Movie.from_row(c.movie),
-            rank=c.rank,
-            score=c.score,
-            similarity=c.similarity,
-            distance=c.distance,
-            popularity=c.popularity,
-        )
-
-
-@strawberry.type(description="A ranked list and the strategy that produced it.")
-class RecommendationList:
-    strategy: RecommendationStrategy  # type: ignore[valid-type]
-    items: list[Recommendation]
-
-
-@strawberry.type(description="Recommendations for one user in a batch.")
-class UserRecommendations:
-    user_id: strawberry.ID
-    strategy: RecommendationStrategy  # type: ignore[valid-type]
-    items: list[Recommendation]
-
-
-@strawberry.type(description="A movie the user rated that resembles the explained movie.")
-class FavoriteMatch:
-    movie: Movie
-    your_rating: float
-    similarity: float
-
-
-@strawberry.type(description="score = (1 - popularityWeight) * similarity + popularityWeight * popularity.")
-class ScoreBreakdown:
-    similarity: float = strawberry.field(description="Cosine similarity to the user's taste profile.")
-    popularity: float
-    popularity_weight: float
-    score: float
-
-
-@strawberry.type(description="Why a movie suits a user.")
-class Explanation:
-    movie: Movie
-    score: float
-    text: str
-    similar_to_your_favorites: list[FavoriteMatch]
-    breakdown: ScoreBreakdown
-
-    @classmethod
-    def from_model(cls, e: explain_model.Explanation) -> Explanation:
-        """Build from app.recs.explain.Explanation."""
-        return cls(
-            movie=Movie.from_row(e.movie),
-            score=e.score,
-            text=e.text,
-            similar_to_your_favorites=[
-                FavoriteMatch(movie=Movie.from_row(m.movie), your_rating=m.rating, similarity=m.similarity)
-                for m in e.matches
-            ],
-            breakdown=ScoreBreakdown(
-                similarity=e.similarity, popularity=e.popularity, popularity_weight=e.popularity_weight, score=e.score
-            ),
-        )
+    weight: float
 
 
 @strawberry.type(description="A user's rating of a movie.")
@@ -158,103 +92,6 @@ class User:
         return [
             Rating(movie_id=strawberry.ID(str(r["movie_id"])), rating=r["rating"], rated_at=r["rated_at"]) for r in rows
         ]
-
-
-@strawberry.type(description="A build parameter of the vector index, e.g. m = 16.")
-class IndexParameter:
-    name: str
-    value: str
-
-
-@strawberry.type(description="The vector index on movies.embedding.")
-class VectorIndex:
-    method: str
-    operator_class: str
-    valid: bool
-    size_bytes: int
-    parameters: list[IndexParameter]
-
-
-@strawberry.type(description="An embedding run's audit row.")
-class EmbeddingRun:
-    id: strawberry.ID
-    status: str
-    trigger: str
-    full: bool
-    started_at: datetime
-    finished_at: datetime | None
-    embedded: int
-    skipped: int = strawberry.field(description="Movies whose embedding was already current.")
-    failed: int
-    error: str | None
-
-    @classmethod
-    def from_row(cls, run: dict[str, Any]) -> EmbeddingRun:
-        """Build from an embedding_runs row."""
-        return cls(
-            id=strawberry.ID(str(run["id"])),
-            status=run["status"],
-            trigger=run["trigger"],
-            full=run["full_run"],
-            started_at=run["started_at"],
-            finished_at=run["finished_at"],
-            embedded=run["embedded"],
-            skipped=run["skipped"],
-            failed=run["failed"],
-            error=run["error"],
-        )
-
-
-@strawberry.type(description="A queued embedding refresh: the queue's view and the run it produced.")
-class RefreshJob:
-    id: strawberry.ID
-    status: str = strawberry.field(description="queued, deferred, in_progress, or not_found once finished.")
-    run: EmbeddingRun | None = strawberry.field(description="The latest run started by this job id, if any.")
-
-    @classmethod
-    def from_job(cls, job: QueuedJob) -> RefreshJob:
-        """The queue's status plus the job's latest embedding run."""
-        return cls(id=strawberry.ID(job.id), status=job.status, run=EmbeddingRun.from_row(job.run) if job.run else None)
-
-
-@strawberry.type(description="Catalogue coverage and index facts, as `movierec stats` prints them.")
-class Stats:
-    total_movies: int
-    movies_with_embeddings: int
-    current_embeddings: int
-    coverage_percentage: float
-    users: int
-    ratings: int
-    model: str
-    dimension: int | None
-    index: VectorIndex | None
-    last_run: EmbeddingRun | None
-
-    @classmethod
-    def from_model(cls, s: StatsModel) -> Stats:
-        """Build from app.status.stats.Stats."""
-        index = s.index
-        run = s.last_run
-        return cls(
-            total_movies=s.total_movies,
-            movies_with_embeddings=s.with_embeddings,
-            current_embeddings=s.current_embeddings,
-            coverage_percentage=round(s.coverage, 2),
-            users=s.users,
-            ratings=s.ratings,
-            model=s.model,
-            dimension=s.dimension,
-            index=VectorIndex(
-                method=index.method,
-                operator_class=index.opclass,
-                valid=index.valid,
-                size_bytes=index.size_bytes,
-                parameters=[IndexParameter(name=k, value=v) for k, v in sorted(index.options.items())],
-            )
-            if index
-            else None,
-            last_run=EmbeddingRun.from_row(run) if run else None,
-        )
 
 
 @strawberry.type(description="Pagination facts for a movie list.")

@@ -199,3 +199,49 @@ def test_expired_token_offline_and_missing_movie_are_explained(base_url: str, br
         browser.set_network_conditions(offline=False, latency=0, download_throughput=-1, upload_throughput=-1)
     wait(browser, ".results .notice button", "Retry").click()
     wait(browser, ".results .card")
+
+
+@pytest.fixture
+def trained_url(demo_database_url: str, model: SentenceTransformerEmbedder, tmp_path: Path) -> Iterator[str]:
+    """The app on a demo database with synthetic raters and a trained collaborative model."""
+    import asyncio
+
+    from app.db.connections import connect
+    from app.recs.training import train_recommender
+    from app.settings import Settings
+    from tests.taste_clusters import seed_taste_clusters
+
+    async def prepare() -> None:
+        conn = await connect(demo_database_url)
+        try:
+            await seed_taste_clusters(conn)
+            await train_recommender(conn, Settings(train_min_users=3, train_min_ratings=20))
+        finally:
+            await conn.close()
+
+    require_chromium()
+    asyncio.run(prepare())
+    with live_server(demo_database_url, model, tmp_path / "movierec") as url:
+        yield url
+
+
+def test_hybrid_reasons_and_people_who_liked_this_also_liked(trained_url: str, browser: WebDriver) -> None:
+    browser.get(trained_url)
+    wait(browser, "#account button").click()
+    wait(browser, "#sign-in .demo-user", "Ana").click()
+    wait(browser, "#account", "Ana")
+    browser.find_element(By.CSS_SELECTOR, '.nav a[data-route="for-you"]').click()
+    wait(browser, '.recommendations[data-strategy="HYBRID"] .card')
+    browser.find_element(By.CSS_SELECTOR, ".recommendations .why-button").click()
+    people = wait(browser, ".recommendations .why-people li", "People who liked")
+    assert "also liked this" in people.text
+    wait(browser, ".recommendations .why-matches li", "You rated")  # the content reason too
+    formula = wait(browser, ".recommendations .why-breakdown", "people like you")
+    assert "taste match" in formula.text and "popularity" in formula.text
+    screenshot(browser, "spa-for-you-hybrid")
+    # A movie page shows what people who liked it also liked.
+    browser.find_element(By.CSS_SELECTOR, ".recommendations .card-title a").click()
+    wait(browser, ".also-liked-title", "People who liked this also liked")
+    assert len(card_titles(browser, ".also-liked")) >= 1
+    screenshot(browser, "spa-movie-also-liked")
+    assert console_errors(browser) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -94,3 +95,82 @@ async def test_the_api_profile_equals_the_profile_evaluate_computes(demo_databas
         else:
             assert profile == pytest.approx(measured, abs=1e-5)
     assert sum(profile is not None for profile in served.values()) == 4  # Eve has no ratings
+
+
+async def _clustered(demo_database_url: str) -> asyncpg.Connection:
+    from app.db.connections import connect
+    from tests.taste_clusters import seed_taste_clusters
+
+    conn = await connect(demo_database_url)
+    await seed_taste_clusters(conn)
+    return conn
+
+
+async def test_no_held_out_rating_reaches_the_models_or_the_popularity_counts(
+    demo_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import app.evaluation.evaluate as evaluation
+
+    trained_on: list[list[tuple[int, int, float]]] = []
+    counted: list[Counter[int]] = []
+    fit = evaluation.fit_and_score
+
+    def spy_fit(train: list[tuple[int, int, float]], *args: object, **kwargs: object) -> object:
+        trained_on.append(list(train))
+        return fit(train, *args, **kwargs)  # type: ignore[arg-type]
+
+    class SpyLists(evaluation._Lists):
+        def __init__(self, data: object, counts: Counter[int], *args: object) -> None:
+            counted.append(counts)
+            super().__init__(data, counts, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(evaluation, "fit_and_score", spy_fit)
+    monkeypatch.setattr(evaluation, "_Lists", SpyLists)
+    conn = await _clustered(demo_database_url)
+    try:
+        config = EvaluationConfig(k=10)
+        results = await evaluation.evaluate(conn, Settings(), config)
+        data = await evaluation.load_data(conn)
+    finally:
+        await conn.close()
+    assert results["hybrid (API default)"]["users"] > 50
+    held_out = {
+        (user, movie)
+        for user, ratings in data.ratings.items()
+        if len(ratings) >= config.min_ratings
+        for movie, _ in split(ratings, config.holdout)[1]
+    }
+    assert len(trained_on) == 2 and len(held_out) > 100  # EASE and the item-kNN reference
+    for train in trained_on:
+        assert {(u, m) for u, m, _ in train}.isdisjoint(held_out)
+    kept = [(u, m) for u, m, _ in trained_on[0]]
+    assert counted[0] == Counter(m for _, m in kept)
+
+
+async def test_the_collaborative_scores_served_equal_those_evaluate_measures(demo_database_url: str) -> None:
+    """The SQL aggregate over the published model and evaluate's sparse product give the same numbers."""
+    from app.evaluation.evaluate import load_data
+    from app.evaluation.models import fit_and_score
+    from app.recs.hybrid import load_hybrid_pools
+    from app.recs.training import train_recommender
+    from app.search.filters import NO_FILTER
+
+    settings = Settings(train_min_users=3, train_min_ratings=20)
+    conn = await _clustered(demo_database_url)
+    try:
+        await train_recommender(conn, settings)
+        data = await load_data(conn)
+        users = sorted(data.ratings)[:8]
+        served = await load_hybrid_pools(conn, settings, users, {}, NO_FILTER, 50)
+    finally:
+        await conn.close()
+    every = [(u, m, r) for u, ratings in data.ratings.items() for m, r in ratings]
+    measured = fit_and_score(every, users, data.row, settings)
+    for user in users:
+        seen = {data.row[m] for m, _ in data.ratings[user]}
+        raw = {data.ids[row]: value for row, value in measured.of(user, seen).items()}
+        pool = served[user]
+        assert pool.best == pytest.approx(measured.best[user], rel=1e-4)
+        assert pool.collaborative
+        for movie, value in pool.collaborative.items():
+            assert value == pytest.approx(raw.get(movie, 0.0), rel=1e-4, abs=1e-6)

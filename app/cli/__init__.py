@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from app.cli import catalogue, doctor, servers  # noqa: F401 (each module registers its commands)
+from app.cli import catalogue, doctor, recommender, servers  # noqa: F401 (each module registers its commands)
 from app.cli.base import cli
 
 

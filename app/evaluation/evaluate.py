@@ -1,8 +1,10 @@
 """`movierec evaluate`: hold out each user's most recent ratings and score every strategy on them.
 
-Candidates come from the same k-NN query and are ranked by the same functions the API uses
-(app.recs.ranking.rank_by_profile, taste_profile); only the ratings each user is profiled from differ:
-the held-out ones are hidden, including from the popularity counts.
+Every personal strategy is ranked by the functions the API serves with (app.recs.personal.rank_personal,
+rank_by_profile, taste_profile) over the same candidates: the same k-NN query, the model's top films, its
+popular films. Only what is learned from differs: the collaborative models are trained inside the
+evaluation on the training ratings alone, and popularity counts only those, so no held-out rating
+reaches what scores it.
 """
 
 from __future__ import annotations
@@ -18,25 +20,31 @@ import asyncpg
 import numpy as np
 
 from app.evaluation.metrics import Scores, intra_list_diversity, mean_popularity_rank
+from app.evaluation.models import UserScores, fit_and_score
+from app.recs.collaborative import TrainingConfig
+from app.recs.hybrid import HybridPool
+from app.recs.personal import rank_personal
 from app.recs.ranking import Candidate, rank_by_profile, taste_profile
+from app.recs.training import POPULAR_KEPT, training_config
 from app.search.vectors import VectorSearch, pool_size
 from app.settings import Settings
-from app.vectors import FloatArray, unit
+from app.vectors import FloatArray
 
 RATINGS_IN_TIME_ORDER = """
 SELECT user_id, movie_id, rating::float8 AS rating FROM ratings ORDER BY user_id, rated_at, movie_id
 """
-ALL_EMBEDDINGS = "SELECT id, embedding FROM movies WHERE embedding IS NOT NULL ORDER BY id"
+ALL_EMBEDDINGS = "SELECT id, embedding, vote_count FROM movies WHERE embedding IS NOT NULL ORDER BY id"
 
 STRATEGIES = (
     "random",
     "popularity",
-    "content (similarity only)",
-    "content + popularity (API default)",
-    "content + popularity, diversity 0.3",
-    "content, mean-centred profile",
-    "content + popularity, popular candidates added",
+    "content + popularity (no model)",
+    "item-kNN, cosine (reference)",
+    "collaborative only (EASE)",
+    "hybrid (API default)",
+    "hybrid, diversity 0.3",
 )
+LONG_TAIL = 5  # films with fewer training ratings than this count as long-tail slots
 
 
 @dataclass(frozen=True)
@@ -53,12 +61,13 @@ class EvaluationConfig:
 
 @dataclass
 class EvaluationData:
-    """Ratings per user (oldest first) and the catalogue's vectors, by row."""
+    """Ratings per user (oldest first) and the catalogue's vectors and vote counts, by row."""
 
     ratings: dict[int, list[tuple[int, float]]] = field(default_factory=dict)  # per user, oldest first
     ids: list[int] = field(default_factory=list)
     row: dict[int, int] = field(default_factory=dict)
     vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
+    votes: dict[int, int | None] = field(default_factory=dict)
 
 
 async def load_data(conn: asyncpg.Connection) -> EvaluationData:
@@ -72,6 +81,7 @@ async def load_data(conn: asyncpg.Connection) -> EvaluationData:
     data.ids = [row["id"] for row in rows]
     data.row = {movie: i for i, movie in enumerate(data.ids)}
     data.vectors = np.stack([row["embedding"].to_numpy() for row in rows]).astype(np.float32)
+    data.votes = {row["id"]: row["vote_count"] for row in rows}
     return data
 
 
@@ -87,6 +97,54 @@ def profile_of(data: EvaluationData, ratings: list[tuple[int, float]], like_thre
     return taste_profile([v for v, _ in known], [r for _, r in known], like_threshold)
 
 
+def training_ratings(
+    splits: dict[int, tuple[list[tuple[int, float]], Any]], data: EvaluationData
+) -> list[tuple[int, int, float]]:
+    """What the models learn from: the training part of every evaluated user, nothing held out."""
+    return [(u, m, r) for u, (train, _) in splits.items() for m, r in train if m in data.row]
+
+
+class _Lists:
+    """Builds one user's candidates the way the API does, from training-only counts and models."""
+
+    def __init__(self, data: EvaluationData, counts: Counter[int], settings: Settings, k: int) -> None:
+        self.data, self.counts, self.settings, self.k = data, counts, settings, k
+        self.popular = sorted(data.ids, key=lambda m: (-counts[m], m))
+        self.model_popular = self.popular[:POPULAR_KEPT]
+
+    def candidate(self, movie: int, profile: FloatArray | None) -> Candidate:
+        vector = self.data.vectors[self.data.row[movie]]
+        row = {"id": movie, "rating_count": self.counts[movie], "vote_count": self.data.votes.get(movie)}
+        similarity = float(vector @ profile) if profile is not None else 0.0
+        return Candidate(movie=row, vector=vector, similarity=similarity)
+
+    def by_model(self, scores: UserScores, user: int, seen: set[int]) -> dict[int, float]:
+        rows = scores.of(user, {self.data.row[m] for m in seen if m in self.data.row})
+        return {self.data.ids[r]: v for r, v in rows.items()}
+
+    def top(self, raw: dict[int, float], n: int) -> list[int]:
+        return [m for m, _ in sorted(raw.items(), key=lambda item: (-item[1], item[0]))[:n]]
+
+    def hybrid(
+        self,
+        raw: dict[int, float],
+        best: float,
+        content: list[Candidate],
+        profile: FloatArray | None,
+        rated: int,
+        seen: set[int],
+    ) -> HybridPool:
+        pool = pool_size(self.k)
+        picked = set(self.top(raw, pool)) | {m for m in self.model_popular if m not in seen} | {c.id for c in content}
+        return HybridPool(
+            model_id=1,
+            rated=rated,
+            best=best,
+            candidates=[self.candidate(m, profile) for m in sorted(picked)],
+            collaborative={m: raw.get(m, 0.0) for m in picked},
+        )
+
+
 async def evaluate(
     conn: asyncpg.Connection, settings: Settings, config: EvaluationConfig
 ) -> dict[str, dict[str, float]]:
@@ -97,94 +155,79 @@ async def evaluate(
     if config.max_users is not None and len(users) > config.max_users:
         users = sorted(rng.sample(users, config.max_users))
     splits = {u: split(data.ratings[u], config.holdout) for u in users}
-    counts = Counter(movie for train, _ in splits.values() for movie, _ in train)
-    popular = sorted((m for m in data.ids), key=lambda m: (-counts[m], m))
-    popularity_rank = {movie: rank for rank, movie in enumerate(popular, start=1)}
+    train = training_ratings(splits, data)
+    counts = Counter(movie for _, movie, _ in train)
+    lists_of = _Lists(data, counts, settings, config.k)
+    popularity_rank = {movie: rank for rank, movie in enumerate(lists_of.popular, start=1)}
+    ease = fit_and_score(train, users, data.row, settings)
+    knn = fit_and_score(
+        train, users, data.row, settings, TrainingConfig(**{**vars(training_config(settings)), "method": "cosine"})
+    )
     search = VectorSearch(settings)
-    # (popularity weight, diversity) of each content strategy; the API's defaults in the middle.
-    rankers = {
-        "content (similarity only)": (0.0, 0.0),
-        "content + popularity (API default)": (settings.popularity_weight, 0.0),
-        "content + popularity, diversity 0.3": (settings.popularity_weight, 0.3),
-    }
     scores = {name: Scores() for name in STRATEGIES}
     recommended: dict[str, set[int]] = {name: set() for name in STRATEGIES}
     for user in users:
-        train, test = splits[user]
+        user_train, test = splits[user]
         relevant = {m for m, r in test if r >= config.relevant_from and m in data.row}
         if not relevant:
             continue
-        seen = {m for m, _ in train}
+        seen = {m for m, _ in user_train}
+        unseen_popular = [m for m in lists_of.popular if m not in seen]
+        profile = profile_of(data, user_train, settings.like_threshold)
+        content: list[Candidate] = []
+        if profile is not None:
+            pool = await search.nearest(conn, profile, exclude=sorted(seen), limit=pool_size(config.k))
+            content = [replace(c, movie={**c.movie, "rating_count": counts[c.id]}) for c in pool]
+        no_model = rank_by_profile(
+            content, config.k, 0.0, weight=settings.popularity_weight, scale=settings.popularity_scale
+        )
+        ease_raw = lists_of.by_model(ease, user, seen)
+        hybrid = lists_of.hybrid(ease_raw, ease.best.get(user, 0.0), content, profile, len(user_train), seen)
         lists: dict[str, list[int]] = {
             "random": rng.sample([m for m in data.ids if m not in seen], config.k),
-            "popularity": [m for m in popular if m not in seen][: config.k],
+            "popularity": unseen_popular[: config.k],
+            "content + popularity (no model)": [c.id for c in no_model]
+            if profile is not None
+            else unseen_popular[: config.k],
+            "item-kNN, cosine (reference)": _filled(
+                lists_of.top(lists_of.by_model(knn, user, seen), config.k), unseen_popular, config.k
+            ),
+            "collaborative only (EASE)": _filled(lists_of.top(ease_raw, config.k), unseen_popular, config.k),
         }
-        known = [(data.vectors[data.row[m]], r) for m, r in train if m in data.row]
-        profile = profile_of(data, train, settings.like_threshold)
-        if profile is None:  # the API's cold start: popular movies
-            for name in rankers:
-                lists[name] = lists["popularity"]
-        else:
-            pool = await search.nearest(conn, profile, exclude=sorted(seen), limit=pool_size(config.k))
-            for name, (weight, diversity) in rankers.items():
-                chosen = rank_by_profile(
-                    _fresh(pool, counts), config.k, diversity, weight=weight, scale=settings.popularity_scale
-                )
-                lists[name] = [c.id for c in chosen]
-        if profile is None:
-            lists["content + popularity, popular candidates added"] = lists["popularity"]
-        else:
-            # Not what the API does (yet): widen the pool with the most popular unseen movies.
-            extra = [m for m in popular if m not in seen][: pool_size(config.k)]
-            in_pool = {c.id for c in pool}
-            widened = _fresh(pool, counts) + [
-                Candidate(
-                    {"id": m, "rating_count": counts[m], "vote_count": None},
-                    data.vectors[data.row[m]],
-                    float(data.vectors[data.row[m]] @ profile),
-                )
-                for m in extra
-                if m not in in_pool
-            ]
-            chosen = rank_by_profile(
-                widened, config.k, 0.0, weight=settings.popularity_weight, scale=settings.popularity_scale
-            )
-            lists["content + popularity, popular candidates added"] = [c.id for c in chosen]
-        centred = _mean_centred(known)
-        lists["content, mean-centred profile"] = (
-            [c.id for c in await search.nearest(conn, centred, exclude=sorted(seen), limit=config.k)]
-            if centred is not None
-            else lists["popularity"]
-        )
-        for name, ranked in lists.items():
-            vectors = data.vectors[[data.row[m] for m in ranked if m in data.row]]
+        for name, diversity in (("hybrid (API default)", 0.0), ("hybrid, diversity 0.3", 0.3)):
+            ranked = rank_personal(profile, content, hybrid, settings, config.k, diversity)
+            lists[name] = [c.id for c in ranked.items] if ranked is not None else unseen_popular[: config.k]
+        for name, ranked_ids in lists.items():
+            vectors = data.vectors[[data.row[m] for m in ranked_ids if m in data.row]]
+            tail = sum(1 for m in ranked_ids if counts[m] < LONG_TAIL) / max(len(ranked_ids), 1)
             scores[name].add(
-                ranked, relevant, config.k, intra_list_diversity(vectors), mean_popularity_rank(ranked, popularity_rank)
+                ranked_ids,
+                relevant,
+                config.k,
+                intra_list_diversity(vectors),
+                mean_popularity_rank(ranked_ids, popularity_rank),
+                tail,
             )
-            recommended[name].update(ranked)
+            recommended[name].update(ranked_ids)
     return {name: scores[name].summary(len(recommended[name]) / max(len(data.ids), 1)) for name in STRATEGIES}
 
 
-def _fresh(pool: list[Candidate], counts: Counter[int]) -> list[Candidate]:
-    """Copies of the candidates whose popularity counts only the training ratings."""
-    return [replace(c, movie={**c.movie, "rating_count": counts[c.id]}) for c in pool]
-
-
-def _mean_centred(known: list[tuple[np.ndarray, float]]) -> np.ndarray | None:
-    """sum((rating - the user's mean) * vector): the variant the ratings-weighted profile beat."""
-    if not known:
-        return None
-    mean = sum(r for _, r in known) / len(known)
-    return unit(sum(((r - mean) * v for v, r in known), np.zeros_like(known[0][0])))
+def _filled(ranked: list[int], popular: list[int], k: int) -> list[int]:
+    """A model's list topped up with popular films when the model reaches fewer than k."""
+    extra = [m for m in popular if m not in set(ranked)]
+    return (ranked + extra)[:k]
 
 
 def table(results: dict[str, dict[str, float]], k: int) -> list[str]:
     """The results as a Markdown table."""
-    header = f"| strategy | Recall@{k} | NDCG@{k} | MRR | hit rate | coverage | diversity | novelty (mean pop. rank) |"
-    lines = [header, "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    header = (
+        f"| strategy | Recall@{k} | NDCG@{k} | MRR | hit rate | coverage | diversity | novelty (mean pop. rank) "
+        f"| slots to films with < {LONG_TAIL} ratings |"
+    )
+    lines = [header, "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     fmt: Callable[[dict[str, Any]], str] = lambda r: (  # noqa: E731
         f"{r['recall']:.4f} | {r['ndcg']:.4f} | {r['mrr']:.4f} | {r['hit_rate']:.3f} | {r['coverage']:.3f} | "
-        f"{r['diversity']:.3f} | {r['novelty']:.0f}"
+        f"{r['diversity']:.3f} | {r['novelty']:.0f} | {r['long_tail']:.3f}"
     )
     lines += [f"| {name} | {fmt(r)} |" for name, r in results.items()]
     users = int(next(iter(results.values()))["users"]) if results else 0

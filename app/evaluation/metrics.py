@@ -51,16 +51,26 @@ class Scores:
     hits: float = 0.0
     diversity: float = 0.0
     novelty: float = 0.0
+    long_tail: float = 0.0
     users: int = 0
 
-    def add(self, ranked: Sequence[int], relevant: Set[int], k: int, diversity: float, novelty: float) -> None:
-        """Score one user's list."""
+    def add(
+        self,
+        ranked: Sequence[int],
+        relevant: Set[int],
+        k: int,
+        diversity: float,
+        novelty: float,
+        long_tail: float = 0.0,
+    ) -> None:
+        """Score one user's list (long_tail: the share of its slots given to little-rated films)."""
         self.recall += recall_at_k(ranked, relevant, k)
         self.ndcg += ndcg_at_k(ranked, relevant, k)
         self.mrr += reciprocal_rank(ranked, relevant, k)
         self.hits += hit(ranked, relevant, k)
         self.diversity += diversity
         self.novelty += novelty
+        self.long_tail += long_tail
         self.users += 1
 
     def summary(self, coverage: float) -> dict[str, float]:
@@ -74,6 +84,7 @@ class Scores:
             "coverage": coverage,
             "diversity": self.diversity / n,
             "novelty": self.novelty / n,
+            "long_tail": self.long_tail / n,
             "users": float(self.users),
         }
 

@@ -15,6 +15,7 @@ from arq.jobs import Job
 from app.embeddings.runs import load_recent_runs, load_run_by_job_id
 from app.errors import Unavailable, check_limit
 from app.queue.redis_server import resolve_redis_url
+from app.recs.models import load_model_by_job_id
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,8 @@ REFRESH_FUNCTION = "refresh_embeddings"
 REFRESH_JOB_ID = "refresh-embeddings"
 OUTBOX_FUNCTION = "process_outbox"
 OUTBOX_JOB_ID = "process-outbox"
+TRAIN_FUNCTION = "train_recommender"
+TRAIN_JOB_ID = "train-recommender"
 
 # RuntimeError: the embedded redis-server could not be started.
 _REDIS_DOWN = (redis.RedisError, OSError, RuntimeError)
@@ -35,7 +38,8 @@ class QueuedJob:
 
     id: str
     status: str  # queued, deferred, in_progress, complete, not_found
-    run: dict[str, Any] | None = None
+    run: dict[str, Any] | None = None  # the embedding run a refresh job started
+    model: dict[str, Any] | None = None  # the model a training job trained
 
 
 class JobQueue:
@@ -46,12 +50,14 @@ class JobQueue:
         self._db = pool
         self._redis: ArqRedis | None = None
 
-    async def _with_run(self, job_id: str, status: str) -> QueuedJob:
-        run = None
-        if self._db is not None:
-            async with self._db.acquire() as conn:
-                run = await load_run_by_job_id(conn, job_id)
-        return QueuedJob(job_id, status, run)
+    async def _with_record(self, job_id: str, status: str) -> QueuedJob:
+        """The queue's status plus what the job left in the database: its embedding run or its model."""
+        if self._db is None:
+            return QueuedJob(job_id, status)
+        async with self._db.acquire() as conn:
+            if job_id == TRAIN_JOB_ID:
+                return QueuedJob(job_id, status, model=await load_model_by_job_id(conn, job_id))
+            return QueuedJob(job_id, status, run=await load_run_by_job_id(conn, job_id))
 
     async def recent_runs(self, limit: int) -> list[dict[str, Any]]:
         """The newest embedding runs, newest first."""
@@ -77,7 +83,17 @@ class JobQueue:
             status = await (job or Job(REFRESH_JOB_ID, pool)).status()
         except _REDIS_DOWN as error:
             raise Unavailable(f"the job queue (Redis) is unreachable: {error}") from None
-        return await self._with_run(REFRESH_JOB_ID, status.value)
+        return await self._with_record(REFRESH_JOB_ID, status.value)
+
+    async def enqueue_training(self) -> QueuedJob:
+        """Queue a training of the collaborative model; while one is queued or running, that one is returned."""
+        try:
+            pool = await self._pool()
+            job = await pool.enqueue_job(TRAIN_FUNCTION, trigger="on_demand", _job_id=TRAIN_JOB_ID)
+            status = await (job or Job(TRAIN_JOB_ID, pool)).status()
+        except _REDIS_DOWN as error:
+            raise Unavailable(f"the job queue (Redis) is unreachable: {error}") from None
+        return await self._with_record(TRAIN_JOB_ID, status.value)
 
     async def job_status(self, job_id: str) -> QueuedJob:
         """What the queue knows about a job id (not_found once a finished job's result expired)."""
@@ -85,7 +101,7 @@ class JobQueue:
             status = await Job(job_id, await self._pool()).status()
         except _REDIS_DOWN as error:
             raise Unavailable(f"the job queue (Redis) is unreachable: {error}") from None
-        return await self._with_run(job_id, status.value)
+        return await self._with_record(job_id, status.value)
 
     async def nudge_outbox(self) -> bool:
         """Ask the worker to embed the outbox now; False (work kept in the outbox) when Redis is down."""

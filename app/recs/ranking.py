@@ -27,6 +27,36 @@ class ExampleStrategy(enum.Enum):
 
 
 @dataclass(frozen=True)
+class HybridWeights:
+    """How the hybrid blends its three parts (they sum to the score; see docs/evaluation.md)."""
+
+    collaborative: float = 0.7
+    content: float = 0.15
+    popularity: float = 0.15
+
+
+class Strategy(enum.Enum):
+    """What produced a list of recommendations."""
+
+    HYBRID = "hybrid"
+    CONTENT_PROFILE = "content_profile"
+    COLD_START_POPULAR = "cold_start_popular"
+    SIMILAR_TO_MOVIE = "similar_to_movie"
+    EXAMPLES = "examples"
+    TEXT_SEARCH = "text_search"
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """A ranked list and the strategy that produced it."""
+
+    items: list[Candidate]
+    strategy: Strategy
+    # How each item's score is made of its parts (personal lists); None where it is not a sum of them.
+    weights: HybridWeights | None = None
+
+
+@dataclass(frozen=True)
 class Candidate:
     """A movie in a candidate pool: its row, vector and the parts of its score."""
 
@@ -37,6 +67,7 @@ class Candidate:
     popularity: float = 0.0
     score: float = 0.0
     rank: int = 0
+    collaborative: float = 0.0
 
     @property
     def id(self) -> int:
@@ -93,6 +124,42 @@ def rank_by_profile(
     for c in candidates:
         prior = prior_of(c, scale)
         scored.append(replace(c, popularity=prior, score=blend(c.similarity, prior, weight)))
+    return mmr(scored, limit, diversity)
+
+
+def collaborative_part(raw: float, best: float) -> float:
+    """A raw model score relative to the best one the user's positive ratings give any unseen film, in [-1, 1]."""
+    return max(min(raw / best if best > 0 else raw, 1.0), -1.0)
+
+
+def hybrid_score(collaborative: float, similarity: float, prior: float, weights: HybridWeights) -> float:
+    """wc * collaborative part + ws * content similarity + wp * popularity prior."""
+    return weights.collaborative * collaborative + weights.content * similarity + weights.popularity * prior
+
+
+def rank_hybrid(
+    candidates: Sequence[Candidate],
+    collaborative: Mapping[int, float],
+    best: float,
+    limit: int,
+    diversity: float,
+    *,
+    weights: HybridWeights,
+    scale: float,
+) -> list[Candidate]:
+    """Score every candidate by `hybrid_score`, then MMR.
+
+    Raw collaborative scores are divided by the best score the user's positive ratings alone give
+    any unseen film, so 1 is the strongest "people who liked what you liked" signal and a dislike
+    lowers it; a film the model does not cover scores 0 there and can still rise on content
+    similarity and popularity. Disliked films' neighbours go negative.
+    """
+    scored = []
+    for c in candidates:
+        part = collaborative_part(collaborative.get(c.id, 0.0), best)
+        prior = prior_of(c, scale)
+        score = hybrid_score(part, c.similarity, prior, weights)
+        scored.append(replace(c, collaborative=part, popularity=prior, score=score))
     return mmr(scored, limit, diversity)
 
 

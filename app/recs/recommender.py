@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import enum
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import asyncpg
 import numpy as np
@@ -13,14 +11,17 @@ import numpy as np
 from app.embeddings.model import Embedder
 from app.errors import BadUserInput, NotFound, Unavailable, check_limit
 from app.recs.explain import Explanation, explain
+from app.recs.hybrid import load_hybrid_pools
+from app.recs.personal import rank_personal
 from app.recs.profiles import load_profiles
 from app.recs.ranking import (
     Candidate,
     ExampleStrategy,
+    Ranked,
+    Strategy,
     average_query,
     mmr,
     rank_by_examples,
-    rank_by_profile,
     rank_cold_start,
 )
 from app.search.filters import NO_FILTER, MovieFilter
@@ -38,24 +39,6 @@ EMBEDDINGS_BY_IDS = "SELECT id, embedding FROM movies WHERE id = ANY($1::bigint[
 MOVIE_HAS_EMBEDDING = "SELECT embedding IS NOT NULL FROM movies WHERE id = $1"
 
 
-class Strategy(enum.Enum):
-    """What produced a list of recommendations."""
-
-    CONTENT_PROFILE = "content_profile"
-    COLD_START_POPULAR = "cold_start_popular"
-    SIMILAR_TO_MOVIE = "similar_to_movie"
-    EXAMPLES = "examples"
-    TEXT_SEARCH = "text_search"
-
-
-@dataclass
-class Ranked:
-    """A ranked list and the strategy that produced it."""
-
-    items: list[Candidate]
-    strategy: Strategy
-
-
 def check_diversity(diversity: float) -> float:
     """Diversity in [0, 1]."""
     if not 0.0 <= diversity <= 1.0 or diversity != diversity:
@@ -68,11 +51,6 @@ class Recommender:
 
     def __init__(self, pool: asyncpg.Pool, settings: Settings, search: VectorSearch, embedder: Embedder | None) -> None:
         self.pool, self.settings, self.search, self.embedder = pool, settings, search, embedder
-
-    def _rank_by_profile(self, candidates: list[Candidate], limit: int, diversity: float) -> list[Candidate]:
-        """Blend similarity with the popularity prior, then MMR."""
-        weight, scale = self.settings.popularity_weight, self.settings.popularity_scale
-        return rank_by_profile(candidates, limit, diversity, weight=weight, scale=scale)
 
     def _cold_start(self, popular: list[Candidate], limit: int, diversity: float) -> list[Candidate]:
         return rank_cold_start(popular, limit, diversity, scale=self.settings.popularity_scale)
@@ -110,34 +88,48 @@ class Recommender:
     async def for_user(
         self, user_id: int, limit: int, *, diversity: float = 0.0, movie_filter: MovieFilter = NO_FILTER
     ) -> Ranked:
-        """Personal recommendations from the user's ratings; popular movies on a cold start."""
+        """Personal recommendations: the hybrid, content + popularity, or popular films (see app/recs/personal.py)."""
         check_limit(limit)
         check_diversity(diversity)
+        pool = pool_size(limit)
         async with self.pool.acquire() as conn:
             profile = (await load_profiles(conn, [user_id], self.settings.like_threshold))[user_id]
-            if profile is None:
-                popular = await self.search.popular(
-                    conn, movie_filter=movie_filter, unseen_by=user_id, limit=pool_size(limit) if diversity else limit
+            content: list[Candidate] = []
+            if profile is not None:
+                content = await self.search.nearest(
+                    conn, profile, movie_filter=movie_filter, unseen_by=user_id, limit=pool
                 )
-                return Ranked(self._cold_start(popular, limit, diversity), Strategy.COLD_START_POPULAR)
-            candidates = await self.search.nearest(
-                conn, profile, movie_filter=movie_filter, unseen_by=user_id, limit=pool_size(limit)
+            hybrid = await load_hybrid_pools(
+                conn, self.settings, [user_id], {user_id: [c.id for c in content]}, movie_filter, pool
             )
-        return Ranked(self._rank_by_profile(candidates, limit, diversity), Strategy.CONTENT_PROFILE)
+            ranked = rank_personal(profile, content, hybrid[user_id], self.settings, limit, diversity)
+            if ranked is None:
+                popular = await self.search.popular(
+                    conn, movie_filter=movie_filter, unseen_by=user_id, limit=pool if diversity else limit
+                )
+                ranked = Ranked(self._cold_start(popular, limit, diversity), Strategy.COLD_START_POPULAR)
+        return ranked
 
     async def for_users(self, user_ids: Sequence[int], limit: int) -> dict[int, Ranked]:
-        """Recommendations for many users: at most four queries whatever the number of users."""
+        """Recommendations for many users: a fixed number of queries whatever the number of users."""
         check_limit(limit)
         if not 1 <= len(user_ids) <= MAX_BATCH_USERS:
             raise BadUserInput(f"give between 1 and {MAX_BATCH_USERS} user ids")
         users = list(dict.fromkeys(user_ids))
+        pool = pool_size(limit)
         async with self.pool.acquire() as conn:
             profiles = await load_profiles(conn, users, self.settings.like_threshold)
             warm = [u for u in users if profiles[u] is not None]
-            pools = await self.search.nearest_many(
-                conn, warm, [profiles[u] for u in warm], unseen_by_key=True, limit=pool_size(limit)
+            content = await self.search.nearest_many(
+                conn, warm, [profiles[u] for u in warm], unseen_by_key=True, limit=pool
             )
-            cold = [u for u in users if profiles[u] is None]
+            hybrid = await load_hybrid_pools(
+                conn, self.settings, users, {u: [c.id for c in content[u]] for u in warm}, NO_FILTER, pool
+            )
+            result = {
+                u: rank_personal(profiles[u], content.get(u, []), hybrid[u], self.settings, limit, 0.0) for u in users
+            }
+            cold = [u for u, ranked in result.items() if ranked is None]
             popular: list[Candidate] = []
             seen: dict[int, set[int]] = {}
             if cold:
@@ -145,11 +137,13 @@ class Recommender:
                 seen = {row["user_id"]: set(row["movie_ids"]) for row in rows}
                 most_rated = max((len(ids) for ids in seen.values()), default=0)
                 popular = await self.search.popular(conn, limit=limit + most_rated)
-        result = {u: Ranked(self._rank_by_profile(pools[u], limit, 0.0), Strategy.CONTENT_PROFILE) for u in warm}
-        for u in cold:
-            unseen = [c for c in popular if c.id not in seen.get(u, set())]
-            result[u] = Ranked(self._cold_start(unseen, limit, 0.0), Strategy.COLD_START_POPULAR)
-        return result
+        lists: dict[int, Ranked] = {}
+        for user, ranked in result.items():
+            if ranked is None:
+                unseen = [c for c in popular if c.id not in seen.get(user, set())]
+                ranked = Ranked(self._cold_start(unseen, limit, 0.0), Strategy.COLD_START_POPULAR)
+            lists[user] = ranked
+        return lists
 
     async def for_examples(
         self,

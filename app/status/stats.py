@@ -9,6 +9,7 @@ import asyncpg
 
 from app.db.migrate import column_dimension
 from app.embeddings.runs import load_last_run
+from app.recs.models import load_active_model
 from app.search.index import IndexInfo, describe_index
 from app.settings import Settings
 
@@ -36,6 +37,7 @@ class Stats:
     dimension: int | None
     index: IndexInfo | None
     last_run: dict[str, Any] | None
+    recommender: dict[str, Any] | None = None
 
     @property
     def coverage(self) -> float:
@@ -65,6 +67,14 @@ class Stats:
                 f"last run: #{run['id']} {run['status']} at {run['started_at']:%Y-%m-%d %H:%M:%S}, "
                 f"embedded {run['embedded']}, skipped {run['skipped']}, failed {run['failed']}"
             )
+        model = self.recommender
+        if model is None:
+            out.append("recommender: no collaborative model (content similarity and popularity serve)")
+        else:
+            out.append(
+                f"recommender: model {model['id']} ({model['method']}) trained {model['finished_at']:%Y-%m-%d %H:%M}, "
+                f"{model['ratings']} ratings, {model['users']} users, {model['movies']} movies"
+            )
         return out
 
 
@@ -83,6 +93,7 @@ async def collect_stats(conn: asyncpg.Connection, model: str) -> Stats:
         dimension=await column_dimension(conn),
         index=await describe_index(conn),
         last_run=last_run,
+        recommender=await load_active_model(conn),
     )
 
 

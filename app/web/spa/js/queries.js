@@ -9,7 +9,10 @@ query SearchMovies($query: String!, $limit: Int!) {
 
 export const MOVIE_PAGE = `${MOVIE_CARD}
 query MoviePage($id: ID!, $limit: Int!) {
-  movie(id: $id) { ...MovieCard overview cast keywords voteAverage voteCount hasEmbedding }
+  movie(id: $id) {
+    ...MovieCard overview cast keywords voteAverage voteCount hasEmbedding
+    alsoLiked(limit: $limit) { weight movie { ...MovieCard } }
+  }
   similarMovies(movieId: $id, limit: $limit) { items { similarity movie { ...MovieCard } } }
 }`;
 
@@ -23,9 +26,10 @@ query ForYou($limit: Int!, $diversity: Float!) {
 
 export const EXPLAIN = `query Why($movieId: ID!) {
   explainRecommendation(movieId: $movieId) {
-    text score
+    strategy text score
+    peopleAlsoLiked { yourRating contribution movie { id title year } }
     similarToYourFavorites { yourRating similarity movie { id title year } }
-    breakdown { similarity popularity popularityWeight score }
+    breakdown { collaborative collaborativeWeight similarity contentWeight popularity popularityWeight score }
   }
 }`;
 

@@ -96,9 +96,29 @@ async function toggleWhy(/** @type {string} */ movieId, /** @type {HTMLElement} 
   try {
     const { explainRecommendation: why } = await session.request(EXPLAIN, { movieId });
     const parts = why.breakdown;
+    const people = why.peopleAlsoLiked.filter((/** @type {any} */ e) => e.contribution > 0).slice(0, 3);
+    const against = why.peopleAlsoLiked.filter((/** @type {any} */ e) => e.contribution < 0).slice(0, 2);
     mount(
       panel,
       h("p", { class: "why-text", text: why.text }),
+      people.length
+        ? h(
+            "ul",
+            { class: "why-people" },
+            people.map((/** @type {any} */ e) =>
+              h("li", {}, "People who liked ", h("a", { href: `#/movie/${e.movie.id}`, text: e.movie.title }), ` (you: ${e.yourRating}/5) also liked this`),
+            ),
+          )
+        : null,
+      against.length
+        ? h(
+            "ul",
+            { class: "why-against" },
+            against.map((/** @type {any} */ e) =>
+              h("li", {}, "You rated ", h("a", { href: `#/movie/${e.movie.id}`, text: e.movie.title }), ` ${e.yourRating}/5: films like it rank lower`),
+            ),
+          )
+        : null,
       why.similarToYourFavorites.length
         ? h(
             "ul",
@@ -114,16 +134,22 @@ async function toggleWhy(/** @type {string} */ movieId, /** @type {HTMLElement} 
             ),
           )
         : null,
-      h(
-        "p",
-        { class: "why-breakdown muted" },
-        `Score ${parts.score.toFixed(2)} = ${(1 - parts.popularityWeight).toFixed(1)} × taste match ${parts.similarity.toFixed(2)} + ${parts.popularityWeight.toFixed(1)} × popularity ${parts.popularity.toFixed(2)}`,
-      ),
+      h("p", { class: "why-breakdown muted" }, scoreFormula(parts)),
     );
   } catch (error) {
     const { title, body } = describe(error);
     mount(panel, h("p", { class: "form-error", text: `${title}: ${body}` }));
   }
+}
+
+/** "Score 0.81 = 0.70 × people like you 0.93 + 0.15 × taste match 0.55 + 0.15 × popularity 0.40" */
+function scoreFormula(/** @type {any} */ parts) {
+  const terms = [
+    [parts.collaborativeWeight, "people like you", parts.collaborative],
+    [parts.contentWeight, "taste match", parts.similarity],
+    [parts.popularityWeight, "popularity", parts.popularity],
+  ].filter(([weight]) => weight > 0);
+  return `Score ${parts.score.toFixed(2)} = ${terms.map(([w, name, v]) => `${w.toFixed(2)} × ${name} ${v.toFixed(2)}`).join(" + ")}`;
 }
 
 function renderRatings(/** @type {HTMLElement} */ sidebar) {

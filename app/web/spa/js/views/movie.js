@@ -49,6 +49,12 @@ export async function renderMovie(page) {
         h("div", { class: "your-rating" }, h("span", { class: "label", text: "Your rating" }), ratingControl(movie)),
       ),
     ),
+    movie.alsoLiked.length
+      ? [
+          h("h2", { class: "section-title also-liked-title", text: "People who liked this also liked" }),
+          h("div", { class: "grid also-liked" }, movie.alsoLiked.map((/** @type {any} */ item) => movieCard(item.movie, {}))),
+        ]
+      : null,
     h("h2", { class: "section-title", text: `More like ${movie.title}` }),
     data.similarMovies.items.length
       ? h("div", { class: "grid" }, data.similarMovies.items.map((/** @type {any} */ item) => movieCard(item.movie, { similarity: item.similarity })))

@@ -1,0 +1,163 @@
+"""GraphQL types for operating movierec: coverage and index facts, embedding runs, models and queued jobs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import strawberry
+
+from app.queue.client import QueuedJob
+from app.status.stats import Stats as StatsModel
+
+
+@strawberry.type(description="A build parameter of the vector index, e.g. m = 16.")
+class IndexParameter:
+    name: str
+    value: str
+
+
+@strawberry.type(description="The vector index on movies.embedding.")
+class VectorIndex:
+    method: str
+    operator_class: str
+    valid: bool
+    size_bytes: int
+    parameters: list[IndexParameter]
+
+
+@strawberry.type(description="An embedding run's audit row.")
+class EmbeddingRun:
+    id: strawberry.ID
+    status: str
+    trigger: str
+    full: bool
+    started_at: datetime
+    finished_at: datetime | None
+    embedded: int
+    skipped: int = strawberry.field(description="Movies whose embedding was already current.")
+    failed: int
+    error: str | None
+
+    @classmethod
+    def from_row(cls, run: dict[str, Any]) -> EmbeddingRun:
+        """Build from an embedding_runs row."""
+        return cls(
+            id=strawberry.ID(str(run["id"])),
+            status=run["status"],
+            trigger=run["trigger"],
+            full=run["full_run"],
+            started_at=run["started_at"],
+            finished_at=run["finished_at"],
+            embedded=run["embedded"],
+            skipped=run["skipped"],
+            failed=run["failed"],
+            error=run["error"],
+        )
+
+
+@strawberry.type(description="A queued embedding refresh: the queue's view and the run it produced.")
+class RefreshJob:
+    id: strawberry.ID
+    status: str = strawberry.field(description="queued, deferred, in_progress, or not_found once finished.")
+    run: EmbeddingRun | None = strawberry.field(description="The latest run started by this job id, if any.")
+
+    @classmethod
+    def from_job(cls, job: QueuedJob) -> RefreshJob:
+        """The queue's status plus the job's latest embedding run."""
+        return cls(id=strawberry.ID(job.id), status=job.status, run=EmbeddingRun.from_row(job.run) if job.run else None)
+
+
+@strawberry.type(description="Catalogue coverage and index facts, as `movierec stats` prints them.")
+class Stats:
+    total_movies: int
+    movies_with_embeddings: int
+    current_embeddings: int
+    coverage_percentage: float
+    users: int
+    ratings: int
+    model: str
+    dimension: int | None
+    index: VectorIndex | None
+    last_run: EmbeddingRun | None
+    recommender: RecommenderModel | None = strawberry.field(description="The collaborative model serving now.")
+
+    @classmethod
+    def from_model(cls, s: StatsModel) -> Stats:
+        """Build from app.status.stats.Stats."""
+        index = s.index
+        run = s.last_run
+        return cls(
+            total_movies=s.total_movies,
+            movies_with_embeddings=s.with_embeddings,
+            current_embeddings=s.current_embeddings,
+            coverage_percentage=round(s.coverage, 2),
+            users=s.users,
+            ratings=s.ratings,
+            model=s.model,
+            dimension=s.dimension,
+            index=VectorIndex(
+                method=index.method,
+                operator_class=index.opclass,
+                valid=index.valid,
+                size_bytes=index.size_bytes,
+                parameters=[IndexParameter(name=k, value=v) for k, v in sorted(index.options.items())],
+            )
+            if index
+            else None,
+            last_run=EmbeddingRun.from_row(run) if run else None,
+            recommender=RecommenderModel.from_row(s.recommender) if s.recommender else None,
+        )
+
+
+@strawberry.type(description="A training of the collaborative model: its audit row.")
+class RecommenderModel:
+    id: strawberry.ID
+    method: str
+    status: str = strawberry.field(description="training, ready, failed, or interrupted (its process died).")
+    active: bool = strawberry.field(description="This model serves recommendations now.")
+    previous: bool = strawberry.field(description="Kept for rollback.")
+    trigger: str
+    started_at: datetime
+    finished_at: datetime | None
+    ratings: int | None
+    users: int | None
+    movies: int | None
+    weights: int | None = strawberry.field(description="Item-item weights stored.")
+    seconds: float | None
+    peak_rss_mb: float | None = strawberry.field(description="Peak resident memory of the training process.")
+    error: str | None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> RecommenderModel:
+        """Build from a recommender_models row (app.recs.models)."""
+        return cls(
+            id=strawberry.ID(str(row["id"])),
+            method=row["method"],
+            status=row["status"],
+            active=bool(row["active"]),
+            previous=bool(row["previous"]),
+            trigger=row["trigger"],
+            started_at=row["started_at"],
+            finished_at=row["finished_at"],
+            ratings=row["ratings"],
+            users=row["users"],
+            movies=row["movies"],
+            weights=row["weights"],
+            seconds=row["seconds"],
+            peak_rss_mb=row["peak_rss_mb"],
+            error=row["error"],
+        )
+
+
+@strawberry.type(description="A queued training: the queue's view and the model it trained.")
+class TrainingJob:
+    id: strawberry.ID
+    status: str = strawberry.field(description="queued, deferred, in_progress, or not_found once finished.")
+    model: RecommenderModel | None = strawberry.field(description="The latest training started by this job id.")
+
+    @classmethod
+    def from_job(cls, job: QueuedJob) -> TrainingJob:
+        """The queue's status plus the job's latest training."""
+        model = RecommenderModel.from_row(job.model) if job.model else None
+        return cls(id=strawberry.ID(job.id), status=job.status, model=model)
