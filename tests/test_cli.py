@@ -39,7 +39,8 @@ def test_concurrent_migrate_commands(database_url: str) -> None:
     outputs = sorted(p.communicate(timeout=120)[0].strip() for p in procs)
     assert [p.returncode for p in procs] == [0, 0]
     assert outputs == [
-        "migrations: applied 0001_catalogue\nmigrations: applied 0002_jobs\nmigrations: applied 0003_recommender",
+        "migrations: applied 0001_catalogue\nmigrations: applied 0002_jobs\nmigrations: applied 0003_recommender\n"
+        "migrations: applied 0004_rating_stats",
         "migrations: nothing to do",
     ]
 

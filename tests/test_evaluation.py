@@ -149,7 +149,7 @@ async def test_no_held_out_rating_reaches_the_models_or_the_popularity_counts(
 
 async def test_the_collaborative_scores_served_equal_those_evaluate_measures(demo_database_url: str) -> None:
     """The SQL aggregate over the published model and evaluate's sparse product give the same numbers."""
-    from app.evaluation.evaluate import load_data
+    from app.evaluation.evaluate import load_data, profile_of
     from app.evaluation.models import fit_and_score
     from app.recs.hybrid import load_hybrid_pools
     from app.recs.training import train_recommender
@@ -161,7 +161,7 @@ async def test_the_collaborative_scores_served_equal_those_evaluate_measures(dem
         await train_recommender(conn, settings)
         data = await load_data(conn)
         users = sorted(data.ratings)[:8]
-        served = await load_hybrid_pools(conn, settings, users, {}, NO_FILTER, 50)
+        served = await load_hybrid_pools(conn, settings, users, NO_FILTER, 50)
     finally:
         await conn.close()
     every = [(u, m, r) for u, ratings in data.ratings.items() for m, r in ratings]
@@ -174,3 +174,9 @@ async def test_the_collaborative_scores_served_equal_those_evaluate_measures(dem
         assert pool.collaborative
         for movie, value in pool.collaborative.items():
             assert value == pytest.approx(raw.get(movie, 0.0), rel=1e-4, abs=1e-6)
+        # The similarity the query computes to the taste profile is evaluate's profile . vector.
+        profile = profile_of(data, data.ratings[user], settings.like_threshold)
+        assert pool.has_profile == (profile is not None)
+        for candidate in pool.candidates:
+            expected = float(data.vectors[data.row[candidate.id]] @ profile) if profile is not None else 0.0
+            assert candidate.similarity == pytest.approx(expected, abs=1e-5)

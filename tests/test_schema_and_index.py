@@ -21,9 +21,9 @@ async def test_migrations_apply_once_even_when_run_concurrently(database_url: st
     first, second = await connect(database_url, vector=False), await connect(database_url, vector=False)
     try:
         applied = await asyncio.gather(migrate(first, 384), migrate(second, 384))
-        assert sorted(len(a) for a in applied) == [0, 3]  # one applied them, the other waited and found nothing
+        assert sorted(len(a) for a in applied) == [0, 4]  # one applied them, the other waited and found nothing
         assert await migrate(first, 384) == []
-        assert await first.fetchval("SELECT count(*) FROM schema_migrations") == 3
+        assert await first.fetchval("SELECT count(*) FROM schema_migrations") == 4
         assert await column_dimension(first) == 384
     finally:
         await first.close()
@@ -112,3 +112,29 @@ async def test_doctor_reports_coverage_and_stale_statistics(conn: asyncpg.Connec
     assert not checks["coverage"].ok and checks["coverage"].fix == "run `movierec embed`"
     assert not checks["planner statistics"].ok
     assert checks["pgvector extension"].ok and checks["pgvector extension"].detail.startswith("version 0.8")
+
+
+async def test_rating_stats_follow_every_write(conn: asyncpg.Connection) -> None:
+    """movie_rating_stats (kept by triggers) equals a fresh count after imports, edits and deletes."""
+    from app.catalogue.ratings import rate_movie, remove_rating
+
+    exact = """
+        SELECT m.id, count(r.movie_id) AS ratings, coalesce(sum(r.rating), 0) AS total
+        FROM movies m LEFT JOIN ratings r ON r.movie_id = m.id GROUP BY m.id HAVING count(r.movie_id) > 0 ORDER BY m.id
+    """
+    kept = "SELECT movie_id, ratings, rating_sum FROM movie_rating_stats WHERE ratings > 0 ORDER BY movie_id"
+
+    async def same() -> None:
+        assert [tuple(r) for r in await conn.fetch(exact)] == [tuple(r) for r in await conn.fetch(kept)]
+
+    await import_demo(conn)
+    await same()
+    await import_demo(conn)  # re-import: upserts that change nothing
+    await same()
+    movie = await conn.fetchval("SELECT id FROM movies ORDER BY id LIMIT 1")
+    await rate_movie(conn, 5, movie, 4.5)
+    await rate_movie(conn, 5, movie, 2.0)  # an update of the same rating
+    await same()
+    await remove_rating(conn, 5, movie)
+    await conn.execute("DELETE FROM users WHERE id = 1")  # cascades to that user's ratings
+    await same()

@@ -17,12 +17,13 @@ from app.embeddings.text import content_hash
 from app.errors import BadUserInput, NotFound, check_limit
 from app.search.filters import MovieFilter
 
-# Everything the API's Movie type shows, plus how many ratings the movie has (its popularity).
+# Everything the API's Movie type shows, plus how many ratings the movie has (its popularity, kept
+# by triggers in movie_rating_stats).
 # Other modules select it beside their own columns (`FROM movies m`).
 MOVIE_COLUMNS = """m.id, m.tmdb_id, m.imdb_id, m.title, m.year, m.overview, m.genres, m.keywords,
     m.cast_members, m.director, m.vote_average, m.vote_count, m.popularity, m.poster_url,
     m.embedding IS NOT NULL AS has_embedding, m.embedded_at,
-    (SELECT count(*) FROM ratings r WHERE r.movie_id = m.id) AS rating_count"""
+    coalesce((SELECT rs.ratings FROM movie_rating_stats rs WHERE rs.movie_id = m.id), 0) AS rating_count"""
 
 MOVIES_BY_IDS = f"SELECT {MOVIE_COLUMNS} FROM movies m WHERE m.id = ANY($1::bigint[])"
 MOVIE_ID_BY_TMDB_ID = "SELECT id FROM movies WHERE tmdb_id = $1"

@@ -126,20 +126,19 @@ class _Lists:
         return [m for m, _ in sorted(raw.items(), key=lambda item: (-item[1], item[0]))[:n]]
 
     def hybrid(
-        self,
-        raw: dict[int, float],
-        best: float,
-        content: list[Candidate],
-        profile: FloatArray | None,
-        rated: int,
-        seen: set[int],
+        self, raw: dict[int, float], best: float, profile: FloatArray | None, rated: int, seen: set[int]
     ) -> HybridPool:
+        """What app.recs.hybrid.load_hybrid_pools returns for the user: the model's top films and popular ones."""
         pool = pool_size(self.k)
-        picked = set(self.top(raw, pool)) | {m for m in self.model_popular if m not in seen} | {c.id for c in content}
+        top = self.top(raw, pool)
+        complete = len(top) >= pool
+        picked = set(top) | (set() if complete else {m for m in self.model_popular if m not in seen})
         return HybridPool(
             model_id=1,
             rated=rated,
             best=best,
+            has_profile=profile is not None,
+            complete=complete,
             candidates=[self.candidate(m, profile) for m in sorted(picked)],
             collaborative={m: raw.get(m, 0.0) for m in picked},
         )
@@ -182,7 +181,7 @@ async def evaluate(
             content, config.k, 0.0, weight=settings.popularity_weight, scale=settings.popularity_scale
         )
         ease_raw = lists_of.by_model(ease, user, seen)
-        hybrid = lists_of.hybrid(ease_raw, ease.best.get(user, 0.0), content, profile, len(user_train), seen)
+        hybrid = lists_of.hybrid(ease_raw, ease.best.get(user, 0.0), profile, len(user_train), seen)
         lists: dict[str, list[int]] = {
             "random": rng.sample([m for m in data.ids if m not in seen], config.k),
             "popularity": unseen_popular[: config.k],

@@ -1,5 +1,6 @@
-"""The hybrid's candidates in one query: "people who liked what you liked" scores from the active model,
-the model's popular films and the content candidates, each with its exact collaborative score."""
+"""The hybrid's candidates in one query: the model's best films for each user with their exact
+"people who liked what you liked" scores, the model's popular films, and each film's similarity to the
+user's taste profile, so most personal lists need no other query."""
 
 from __future__ import annotations
 
@@ -16,98 +17,149 @@ from app.recs.ranking import Candidate
 from app.search.filters import MovieFilter
 from app.settings import Settings
 
-_F = 9  # the filter's first parameter
-# $1 users, $2 like threshold, $3 dislike-below, $4-$6 the LIKED/WATCHED/DISLIKED values,
-# ($7 user, $8 movie) pairs of content candidates, then the filter, then the collaborative pool size.
-HYBRID_CANDIDATES = f"""
-WITH model AS (
+_F = 7  # the filter's first parameter
+_POOL = _F + MovieFilter.PARAMETERS
+# $1 users, $2 like threshold, $3 dislike-below, $4-$6 the LIKED/WATCHED/DISLIKED values, then the
+# filter, then the collaborative pool size.
+_HYBRID = f"""
+WITH model AS MATERIALIZED (
     SELECT m.id, m.popular_ids FROM recommender_state s JOIN recommender_models m ON m.id = s.active_model_id
 ),
-rated AS (
-    SELECT user_id, movie_id,
+rated AS MATERIALIZED (
+    SELECT user_id, movie_id, rating,
            CASE WHEN rating < $3 THEN $6::float8 WHEN rating >= $2 THEN $4::float8 ELSE $5::float8 END AS x
     FROM ratings WHERE user_id = ANY($1::bigint[])
 ),
-collab AS (
+-- The taste profile's direction, sum(rating * vector) over liked films (app.recs.ranking.taste_profile):
+-- pgvector sums vectors but has no scalar product, so each vector is added 2 x rating times (ratings
+-- are half steps); cosine similarity ignores the factor 2.
+profile AS (
+    SELECT r.user_id, sum(m.embedding) AS direction
+    FROM rated r JOIN movies m ON m.id = r.movie_id CROSS JOIN LATERAL generate_series(1, (r.rating * 2)::int)
+    WHERE r.rating >= $2 AND m.embedding IS NOT NULL
+    GROUP BY r.user_id
+),
+-- Index-only look-ups of each rated film's neighbours, summed; films the user rated are dropped after
+-- summing, when there are far fewer rows.
+reached AS (
     SELECT r.user_id, n.neighbor_id AS id, sum(n.weight * r.x) AS score, sum(n.weight * greatest(r.x, 0)) AS liked
-    FROM rated r JOIN movie_neighbors n ON n.model_id = (SELECT id FROM model) AND n.movie_id = r.movie_id
-    WHERE NOT EXISTS (SELECT 1 FROM rated s WHERE s.user_id = r.user_id AND s.movie_id = n.neighbor_id)
+    FROM rated r
+    CROSS JOIN LATERAL (
+        SELECT neighbor_id, weight FROM movie_neighbors
+        WHERE model_id = (SELECT id FROM model) AND movie_id = r.movie_id
+        OFFSET 0  -- a fence: keeps this an index look-up per rated film instead of a scan of every weight
+    ) n
     GROUP BY r.user_id, n.neighbor_id
+),
+collab AS MATERIALIZED (
+    SELECT * FROM reached c WHERE NOT EXISTS (SELECT 1 FROM rated s WHERE s.user_id = c.user_id AND s.movie_id = c.id)
 ),
 -- The scale: the best score the user's positive ratings alone give any film, so a dislike lowers scores.
 best AS (SELECT user_id, max(liked) AS top FROM collab GROUP BY user_id),
-top_collab AS (
+counts AS (SELECT user_id, count(*) AS rated FROM rated GROUP BY user_id),
+{{top_collab}}
+picked AS (
+    SELECT user_id, id, true AS top FROM top_collab
+    -- The model's popular films, for users it offers fewer than a full pool (cold starts among them).
+    UNION SELECT u.id, p.id, false FROM unnest($1::bigint[]) AS u(id), model, unnest(model.popular_ids) AS p(id)
+    WHERE (SELECT count(*) FROM top_collab t WHERE t.user_id = u.id) < ${_POOL}
+)
+-- One row per candidate, and one with empty movie columns for a user with none (the summary still counts).
+SELECT u.id AS user_id, x.*, coalesce(b.top, 0) AS best, (SELECT id FROM model) AS model_id,
+       coalesce(n.rated, 0) AS rated, pr.direction IS NOT NULL AS has_profile
+FROM unnest($1::bigint[]) AS u(id)
+LEFT JOIN best b ON b.user_id = u.id
+LEFT JOIN counts n ON n.user_id = u.id
+LEFT JOIN profile pr ON pr.user_id = u.id
+LEFT JOIN LATERAL (
+    SELECT m.*, coalesce(c.score, 0) AS collaborative, bool_or(p.top) OVER (PARTITION BY p.id) AS top,
+           coalesce(1 - (m.embedding <=> pr.direction), 0) AS similarity
+    FROM picked p
+    CROSS JOIN LATERAL (
+        SELECT {MOVIE_COLUMNS}, m.embedding FROM movies m
+        WHERE m.id = p.id AND m.embedding IS NOT NULL AND {MovieFilter.clause(_F)}
+        OFFSET 0
+    ) m
+    LEFT JOIN collab c ON c.user_id = p.user_id AND c.id = p.id
+    WHERE p.user_id = u.id AND NOT EXISTS (SELECT 1 FROM rated s WHERE s.user_id = u.id AND s.movie_id = p.id)
+) x ON true
+"""
+
+# The model's best films for each user; a filter is applied while ranking them, so a filtered list
+# still gets `pool` of them, and skipped (no look-up per film) when there is none.
+_TOP = """top_collab AS (
     SELECT user_id, id FROM (
         SELECT c.user_id, c.id, row_number() OVER (PARTITION BY c.user_id ORDER BY c.score DESC, c.id) AS k
-        FROM collab c JOIN movies m ON m.id = c.id
-        WHERE {MovieFilter.clause(_F)}
+        FROM collab c {join}
     ) ranked
-    WHERE k <= ${_F + MovieFilter.PARAMETERS}
-),
-picked AS (
-    SELECT user_id, id FROM top_collab
-    UNION SELECT u.id, p.id FROM unnest($1::bigint[]) AS u(id), model, unnest(model.popular_ids) AS p(id)
-    UNION SELECT * FROM unnest($7::bigint[], $8::bigint[])
-)
-SELECT p.user_id, {MOVIE_COLUMNS}, m.embedding, coalesce(c.score, 0) AS collaborative,
-       coalesce(b.top, 0) AS best, (SELECT id FROM model) AS model_id,
-       (SELECT count(*) FROM rated s WHERE s.user_id = p.user_id) AS rated
-FROM picked p
-JOIN movies m ON m.id = p.id
-LEFT JOIN collab c ON c.user_id = p.user_id AND c.id = p.id
-LEFT JOIN best b ON b.user_id = p.user_id
-WHERE m.embedding IS NOT NULL AND {MovieFilter.clause(_F)}
-  AND NOT EXISTS (SELECT 1 FROM rated s WHERE s.user_id = p.user_id AND s.movie_id = p.id)
-"""
+    WHERE k <= ${pool}
+),"""
+_FILTERED = f"CROSS JOIN LATERAL (SELECT * FROM movies m WHERE m.id = c.id OFFSET 0) m WHERE {MovieFilter.clause(_F)}"
+HYBRID_CANDIDATES = {
+    filtered: _HYBRID.replace("{top_collab}", _TOP.format(join=_FILTERED if filtered else "", pool=_POOL))
+    for filtered in (False, True)
+}
 
 
 @dataclass
 class HybridPool:
-    """One user's hybrid candidates: movie rows with vectors, raw collaborative scores, and the user's best."""
+    """One user's hybrid candidates: movie rows with vectors, raw collaborative scores, and the user's best.
+
+    `complete` says the model offered a full pool of films for the request: then every film it
+    reaches that passes the filter is among them or scores below them, and a film outside them has
+    no collaborative score at all when the pool is not complete, so content candidates added then
+    score exactly 0 there.
+    """
 
     model_id: int | None = None
     rated: int = 0
     best: float = 0.0
+    has_profile: bool = False
+    complete: bool = False
     candidates: list[Candidate] = field(default_factory=list)
     collaborative: dict[int, float] = field(default_factory=dict)
 
     @property
     def servable(self) -> bool:
         """True when a model serves and the user has rated something: the hybrid applies."""
-        return self.model_id is not None and self.rated > 0 and bool(self.candidates)
+        return self.model_id is not None and self.rated > 0
 
 
 async def load_hybrid_pools(
-    conn: asyncpg.Connection,
-    settings: Settings,
-    users: Sequence[int],
-    content: dict[int, list[int]],
-    movie_filter: MovieFilter,
-    pool: int,
+    conn: asyncpg.Connection, settings: Settings, users: Sequence[int], movie_filter: MovieFilter, pool: int
 ) -> dict[int, HybridPool]:
-    """Each user's candidates: top `pool` by the model, its popular films, and the given content candidates."""
-    pairs = [(user, movie) for user, movies in content.items() for movie in movies]
+    """Each user's candidates: the model's top `pool` films and its popular ones, with their similarity."""
     rows = await conn.fetch(
-        HYBRID_CANDIDATES,
+        HYBRID_CANDIDATES[movie_filter.active],
         list(users),
         settings.like_threshold,
         settings.dislike_below,
         LIKED,
         WATCHED,
         DISLIKED,
-        [u for u, _ in pairs],
-        [m for _, m in pairs],
         *movie_filter.params(),
         pool,
     )
     pools: dict[int, HybridPool] = defaultdict(HybridPool)
+    tops: dict[int, int] = defaultdict(int)
+    seen: set[tuple[int, int]] = set()
     for row in rows:
         record = dict(row)
         user = record.pop("user_id")
         hybrid = pools[user]
         hybrid.model_id, hybrid.rated, hybrid.best = record.pop("model_id"), record.pop("rated"), record.pop("best")
-        raw = float(record.pop("collaborative"))
+        hybrid.has_profile = record.pop("has_profile")
+        if record["id"] is None:  # no candidate for this user: the summary alone
+            continue
+        raw, top, similarity = float(record.pop("collaborative")), record.pop("top"), float(record.pop("similarity"))
         vector = np.asarray(record.pop("embedding").to_numpy(), dtype=np.float32)
-        hybrid.candidates.append(Candidate(movie=record, vector=vector, similarity=0.0))
-        hybrid.collaborative[int(record["id"])] = raw
+        movie = int(record["id"])
+        if (user, movie) in seen:  # a film both among the best and popular comes once
+            continue
+        seen.add((user, movie))
+        tops[user] += bool(top)
+        hybrid.candidates.append(Candidate(movie=record, vector=vector, similarity=similarity))
+        hybrid.collaborative[movie] = raw
+    for user, hybrid in pools.items():
+        hybrid.complete = tops[user] >= pool
     return {user: pools[user] for user in users}

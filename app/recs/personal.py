@@ -1,7 +1,9 @@
 """Which path serves a user's list, and how it is ranked: the one rule the API and `evaluate` share.
 
-1. HYBRID when a collaborative model serves and the user has rated something: the model's
-   candidates, its popular films and the content candidates, scored by `rank_hybrid`.
+1. HYBRID when a collaborative model serves and the user has rated something: the model's best
+   films for the user, scored by `rank_hybrid`; when the model offers fewer films than the pool (a
+   filter on years nobody rated, ratings it does not cover), its popular films and the content
+   candidates join them, so films nobody rated can reach the list.
 2. CONTENT_PROFILE when there is no model (too few ratings to train one: the demo) but the user
    likes something: content similarity blended with the popularity prior.
 3. COLD_START_POPULAR otherwise: popular films, most rated first.
@@ -10,7 +12,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 
 from app.recs.hybrid import HybridPool
 from app.recs.ranking import (
@@ -35,6 +36,11 @@ def hybrid_weights(settings: Settings) -> HybridWeights:
     )
 
 
+def needs_content(hybrid: HybridPool) -> bool:
+    """Whether the list needs the taste profile and the content candidates beyond the model's."""
+    return not (hybrid.servable and hybrid.complete)
+
+
 def rank_personal(
     profile: FloatArray | None,
     content: Sequence[Candidate],
@@ -44,10 +50,11 @@ def rank_personal(
     diversity: float,
 ) -> Ranked | None:
     """The user's list by the rule above; None when only the catalogue-wide popular list can serve."""
-    if hybrid.servable:
-        candidates = [
-            replace(c, similarity=float(c.vector @ profile) if profile is not None else 0.0) for c in hybrid.candidates
-        ]
+    candidates = hybrid.candidates
+    if hybrid.servable and not hybrid.complete:
+        known = {c.id for c in candidates}
+        candidates = [*candidates, *(c for c in content if c.id not in known)]
+    if hybrid.servable and candidates:
         weights = hybrid_weights(settings)
         ranked = rank_hybrid(
             candidates,

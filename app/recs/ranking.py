@@ -147,7 +147,7 @@ def rank_hybrid(
     weights: HybridWeights,
     scale: float,
 ) -> list[Candidate]:
-    """Score every candidate by `hybrid_score`, then MMR.
+    """Score every candidate by `hybrid_score`, then MMR (similarity: each candidate's, to the taste profile).
 
     Raw collaborative scores are divided by the best score the user's positive ratings alone give
     any unseen film, so 1 is the strongest "people who liked what you liked" signal and a dislike
@@ -159,7 +159,8 @@ def rank_hybrid(
         part = collaborative_part(collaborative.get(c.id, 0.0), best)
         prior = prior_of(c, scale)
         score = hybrid_score(part, c.similarity, prior, weights)
-        scored.append(replace(c, collaborative=part, popularity=prior, score=score))
+        # The constructor, not dataclasses.replace: this runs for every candidate of every request.
+        scored.append(Candidate(c.movie, c.vector, c.similarity, c.distance, prior, score, 0, part))
     return mmr(scored, limit, diversity)
 
 

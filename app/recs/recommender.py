@@ -12,7 +12,7 @@ from app.embeddings.model import Embedder
 from app.errors import BadUserInput, NotFound, Unavailable, check_limit
 from app.recs.explain import Explanation, explain
 from app.recs.hybrid import load_hybrid_pools
-from app.recs.personal import rank_personal
+from app.recs.personal import needs_content, rank_personal
 from app.recs.profiles import load_profiles
 from app.recs.ranking import (
     Candidate,
@@ -88,21 +88,24 @@ class Recommender:
     async def for_user(
         self, user_id: int, limit: int, *, diversity: float = 0.0, movie_filter: MovieFilter = NO_FILTER
     ) -> Ranked:
-        """Personal recommendations: the hybrid, content + popularity, or popular films (see app/recs/personal.py)."""
+        """Personal recommendations: the hybrid, content + popularity, or popular films (see app/recs/personal.py).
+
+        Usually one query (the model's candidates with their similarity); the profile and the content
+        k-NN only when the model offers too few films or there is no model.
+        """
         check_limit(limit)
         check_diversity(diversity)
         pool = pool_size(limit)
         async with self.pool.acquire() as conn:
-            profile = (await load_profiles(conn, [user_id], self.settings.like_threshold))[user_id]
-            content: list[Candidate] = []
-            if profile is not None:
-                content = await self.search.nearest(
-                    conn, profile, movie_filter=movie_filter, unseen_by=user_id, limit=pool
-                )
-            hybrid = await load_hybrid_pools(
-                conn, self.settings, [user_id], {user_id: [c.id for c in content]}, movie_filter, pool
-            )
-            ranked = rank_personal(profile, content, hybrid[user_id], self.settings, limit, diversity)
+            hybrid = (await load_hybrid_pools(conn, self.settings, [user_id], movie_filter, pool))[user_id]
+            profile, content = None, []
+            if needs_content(hybrid):
+                profile = (await load_profiles(conn, [user_id], self.settings.like_threshold))[user_id]
+                if profile is not None:
+                    content = await self.search.nearest(
+                        conn, profile, movie_filter=movie_filter, unseen_by=user_id, limit=pool
+                    )
+            ranked = rank_personal(profile, content, hybrid, self.settings, limit, diversity)
             if ranked is None:
                 popular = await self.search.popular(
                     conn, movie_filter=movie_filter, unseen_by=user_id, limit=pool if diversity else limit
@@ -118,16 +121,16 @@ class Recommender:
         users = list(dict.fromkeys(user_ids))
         pool = pool_size(limit)
         async with self.pool.acquire() as conn:
-            profiles = await load_profiles(conn, users, self.settings.like_threshold)
-            warm = [u for u in users if profiles[u] is not None]
+            hybrid = await load_hybrid_pools(conn, self.settings, users, NO_FILTER, pool)
+            rest = [u for u in users if needs_content(hybrid[u])]
+            profiles = await load_profiles(conn, rest, self.settings.like_threshold) if rest else {}
+            warm = [u for u in rest if profiles[u] is not None]
             content = await self.search.nearest_many(
                 conn, warm, [profiles[u] for u in warm], unseen_by_key=True, limit=pool
             )
-            hybrid = await load_hybrid_pools(
-                conn, self.settings, users, {u: [c.id for c in content[u]] for u in warm}, NO_FILTER, pool
-            )
             result = {
-                u: rank_personal(profiles[u], content.get(u, []), hybrid[u], self.settings, limit, 0.0) for u in users
+                u: rank_personal(profiles.get(u), content.get(u, []), hybrid[u], self.settings, limit, 0.0)
+                for u in users
             }
             cold = [u for u, ranked in result.items() if ranked is None]
             popular: list[Candidate] = []

@@ -19,7 +19,7 @@ from app.settings import Settings
 TRAIN_LOCK_KEY = 7_361_044_203
 TRY_TRAIN_LOCK = "SELECT pg_try_advisory_lock($1)"
 RELEASE_TRAIN_LOCK = "SELECT pg_advisory_unlock($1)"
-POPULAR_KEPT = 200
+POPULAR_KEPT = 50
 
 # A row left 'training' by a process that died is no longer training once the lock is free.
 MARK_ABANDONED = """
@@ -50,6 +50,8 @@ DELETE FROM movie_neighbors
 WHERE model_id NOT IN (SELECT kept FROM recommender_state, unnest(ARRAY[active_model_id, previous_model_id]) AS kept
                        WHERE kept IS NOT NULL)
 """
+# Marks the new rows all-visible, so the per-request look-ups are index-only scans from the start.
+VACUUM_WEIGHTS = "VACUUM (ANALYZE) movie_neighbors"
 ROLL_BACK = """
 UPDATE recommender_state
 SET active_model_id = previous_model_id, previous_model_id = active_model_id, published_at = now()
@@ -151,6 +153,7 @@ async def _publish(
         )
         await conn.execute(PUBLISH, model_id)
         await conn.execute(PRUNE_WEIGHTS)
+    await conn.execute(VACUUM_WEIGHTS)
     return TrainingResult(model_id, weights.ratings, weights.users, weights.movies, len(rows), seconds, peak)
 
 

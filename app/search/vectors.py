@@ -83,20 +83,18 @@ NEAREST = {
 }
 NEAREST_MANY = {metric: nearest_many_sql(metric) for metric in _OPERATORS}
 
-# Cold start: movies many people rated well, the catalogue's own votes breaking ties; the same
+# Cold start: movies many people rated well (count x mean = the sum of their ratings), the catalogue's
+# own votes breaking ties; the same
 # filter ($1..), then exclusions, viewer and limit.
 _P = 1 + MovieFilter.PARAMETERS
 POPULAR_MOVIES = f"""
-WITH popularity AS (
-    SELECT movie_id, count(*) * avg(rating) AS weight FROM ratings GROUP BY movie_id
-)
 SELECT {MOVIE_COLUMNS}, m.embedding, NULL::float8 AS distance
-FROM movies m LEFT JOIN popularity p ON p.movie_id = m.id
+FROM movies m LEFT JOIN movie_rating_stats p ON p.movie_id = m.id
 WHERE m.embedding IS NOT NULL AND {MovieFilter.clause(1)}
   AND NOT (m.id = ANY(${_P}::bigint[]))
   AND (${_P + 1}::bigint IS NULL
        OR NOT EXISTS (SELECT 1 FROM ratings x WHERE x.user_id = ${_P + 1} AND x.movie_id = m.id))
-ORDER BY coalesce(p.weight, 0) + coalesce(m.vote_count, 0) * coalesce(m.vote_average, 0) / 100.0 DESC, m.id
+ORDER BY coalesce(p.rating_sum, 0) + coalesce(m.vote_count, 0) * coalesce(m.vote_average, 0) / 100.0 DESC, m.id
 LIMIT ${_P + 2}
 """
 
