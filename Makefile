@@ -56,6 +56,7 @@ bench: install
 	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.api
 	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.refresh
 	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.vectors
+	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.train
 
 clean:
 	rm -rf $(VENV) $(WEB)/node_modules .pytest_cache .mypy_cache .ruff_cache test-artifacts

@@ -63,6 +63,14 @@ def _train(env: dict[str, str]) -> dict[str, float]:
     }
 
 
+async def _stored(dsn: str) -> int:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM ratings"))
+    finally:
+        await conn.close()
+
+
 async def _synthetic(server_dsn: str) -> str:
     await ensure_database(server_dsn, SYNTHETIC_DB)
     dsn = with_database(server_dsn, SYNTHETIC_DB)
@@ -95,6 +103,7 @@ def main() -> None:
     subprocess.run([sys.executable, "-m", "app", "migrate"], env=synthetic_env, check=True, capture_output=True)
     asyncio.run(_synthetic(dsn))  # fills the tables the migration just made
     synthetic = _train(synthetic_env)
+    synthetic["stored"] = asyncio.run(_stored(synthetic_dsn))
 
     secret = load_secret(settings)
     rng = random.Random(5)
@@ -150,6 +159,10 @@ def _report(
             "|---|---:|---:|---:|---:|---:|---:|---:|",
             row("MovieLens-small on the Wikipedia catalogue", movielens),
             row("synthetic: 100,000 movies x 1,000,000 ratings", synthetic),
+            "",
+            f"The synthetic set stores {synthetic['stored']:,.0f} ratings; only the 15,000 most-rated movies enter "
+            f"the model, holding {synthetic['ratings']:,.0f} of them: that bound is what keeps the dense n x n maths "
+            "(the Gram matrix, its Cholesky factor and the inverse, float32) within a few GB.",
             "",
             f"recommendations at 4 clients (wrk, {duration}s each, random MovieLens users), idle and while "
             "`movierec train` runs back to back in another process, in the same run:",

@@ -75,25 +75,23 @@ class JobQueue:
             self._redis = await create_pool(connection)
         return self._redis
 
-    async def enqueue_refresh(self, *, full: bool) -> QueuedJob:
-        """Queue a refresh; while one is queued or running, that one is returned instead."""
+    async def _enqueue(self, function: str, job_id: str, **kwargs: Any) -> QueuedJob:
+        """Queue `function` under a fixed job id: while that job is queued or running, it is returned instead."""
         try:
             pool = await self._pool()
-            job = await pool.enqueue_job(REFRESH_FUNCTION, full=full, trigger="on_demand", _job_id=REFRESH_JOB_ID)
-            status = await (job or Job(REFRESH_JOB_ID, pool)).status()
+            job = await pool.enqueue_job(function, _job_id=job_id, **kwargs)
+            status = await (job or Job(job_id, pool)).status()
         except _REDIS_DOWN as error:
             raise Unavailable(f"the job queue (Redis) is unreachable: {error}") from None
-        return await self._with_record(REFRESH_JOB_ID, status.value)
+        return await self._with_record(job_id, status.value)
+
+    async def enqueue_refresh(self, *, full: bool) -> QueuedJob:
+        """Queue an embedding refresh (the full catalogue with `full`)."""
+        return await self._enqueue(REFRESH_FUNCTION, REFRESH_JOB_ID, full=full, trigger="on_demand")
 
     async def enqueue_training(self) -> QueuedJob:
-        """Queue a training of the collaborative model; while one is queued or running, that one is returned."""
-        try:
-            pool = await self._pool()
-            job = await pool.enqueue_job(TRAIN_FUNCTION, trigger="on_demand", _job_id=TRAIN_JOB_ID)
-            status = await (job or Job(TRAIN_JOB_ID, pool)).status()
-        except _REDIS_DOWN as error:
-            raise Unavailable(f"the job queue (Redis) is unreachable: {error}") from None
-        return await self._with_record(TRAIN_JOB_ID, status.value)
+        """Queue a training of the collaborative model."""
+        return await self._enqueue(TRAIN_FUNCTION, TRAIN_JOB_ID, trigger="on_demand")
 
     async def job_status(self, job_id: str) -> QueuedJob:
         """What the queue knows about a job id (not_found once a finished job's result expired)."""
