@@ -205,3 +205,32 @@ def test_films_nobody_rated_reach_a_hybrid_list_through_content(api: Api) -> Non
     assert listed["strategy"] == "HYBRID"
     assert sorted(int(item["movie"]["id"]) for item in listed["items"]) == westerns
     assert all(item["movie"]["ratingCount"] == 0 for item in listed["items"])
+
+
+def test_a_user_who_only_disliked_gets_the_hybrid_pushed_away_from_those_films(api: Api) -> None:
+    seed(api)
+    train(api)
+    animation = [r["id"] for r in api.sql("SELECT id FROM movies WHERE 'Animation' = ANY(genres) ORDER BY id LIMIT 3")]
+    for movie in animation:
+        api.data('mutation { rateMovie(movieId: "%s", rating: 0.5) { rating } }' % movie, user=5)  # Eve
+    listed = recommend(api, 5)
+    assert listed["strategy"] == "HYBRID"  # not the generic popular list
+    assert all(item["collaborative"] <= 0 for item in listed["items"])
+    assert sum("Animation" in item["movie"]["genres"] for item in listed["items"]) <= 1
+
+
+def test_the_train_command_refuses_too_few_ratings_with_a_clear_line(api: Api) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "DATABASE_URL": api.database_url, "HF_HUB_OFFLINE": "1"}
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-m", "app", "train"], cwd=root, env=env, capture_output=True, text=True)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "too few ratings for a collaborative model" in done.stderr and "keeps serving" in done.stderr
+    rollback = subprocess.run(
+        [sys.executable, "-m", "app", "train", "--rollback"], cwd=root, env=env, capture_output=True, text=True
+    )
+    assert rollback.returncode == 1 and "no previous model" in rollback.stderr
