@@ -7,24 +7,19 @@ from functools import partial
 
 import strawberry
 from strawberry.extensions import (
-    AddValidationRules,
     DisableIntrospection,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     SchemaExtension,
-    ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 
 from schema.errors import StableErrors
+from schema.limits import OperationLimits
 from schema.mutation import Mutation
 from schema.query import Query
 
-MAX_DEPTH = 8
 MAX_TOKENS = 2000
-MAX_ALIASES = 15
 
 
 class _QuietSchema(strawberry.Schema):
@@ -36,19 +31,16 @@ class _QuietSchema(strawberry.Schema):
 
 def build_schema(*, production: bool = False) -> strawberry.Schema:
     """The schema with its limits, caches and error handling; no introspection in production."""
-    # Factories, not instances: every operation gets its own extension objects. The validation
-    # rules are built once, so ValidationCache (keyed by document and rules) hits on repeats.
-    parser_cache, validation_cache = ParserCache(maxsize=256), ValidationCache(maxsize=256)
-    limits = [
-        *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
-        *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
-    ]
+    # Factories, not instances: every operation gets its own extension objects. OperationLimits
+    # measures depth, aliases and cost in one pass over the document, whatever its fragments expand
+    # to, and only a document within the limits reaches graphql-core's (cached) validation.
+    # (ParserCache and ValidationCache keep their LRU caches at module level, so a new extension
+    # object per operation still hits them; sharing one object would share its execution_context.)
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         StableErrors,
         partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
-        partial(AddValidationRules, limits),
-        lambda: parser_cache,
-        lambda: validation_cache,
+        partial(ParserCache, maxsize=256),
+        partial(OperationLimits, maxsize=256),
     ]
     if production:
         extensions.append(DisableIntrospection)

@@ -1,0 +1,128 @@
+"""Operation limits: depth, aliases and cost measured in one pass, whatever the fragments expand to."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from graphql import parse
+
+from app.embeddings.model import SentenceTransformerEmbedder
+from schema.limits import BUDGETS, MAX_ALIASES, MAX_DEPTH, measure
+from tests.api_support import Api
+from tests.browser_support import live_server
+
+
+def doubling(levels: int) -> str:
+    """Each fragment spreads the next one twice: 2^levels expanded paths in about 1 KB."""
+    chain = " ".join(f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}" for i in range(levels))
+    return f"query {{ ...F0 }} {chain} fragment F{levels} on Query {{ stats {{ totalMovies }} }}"
+
+
+def inline_nesting(levels: int) -> str:
+    """Inline fragments nested inside one another, each a list of movies going one level deeper."""
+    body = "id"
+    for _ in range(levels):
+        body = f"... on Movie {{ alsoLiked(limit: 20) {{ movie {{ {body} }} }} }}"
+    return '{ movie(id: "1") { ' + body + " } }"
+
+
+def aliases_times_fragments(levels: int) -> str:
+    """Aliased fields inside a doubling fragment chain."""
+    chain = " ".join(
+        f"fragment F{i} on Query {{ a{i}: stats {{ totalMovies }} ...F{i + 1} ...F{i + 1} }}" for i in range(levels)
+    )
+    return f"query {{ ...F0 }} {chain} fragment F{levels} on Query {{ stats {{ users }} }}"
+
+
+def nested_lists() -> str:
+    """Deeply nested selections: viewer, ratings, movie, alsoLiked, movie, alsoLiked..."""
+    body = "id"
+    for _ in range(10):
+        body = f"alsoLiked(limit: 20) {{ movie {{ {body} }} }}"
+    return '{ movie(id: "1") { ' + body + " } }"
+
+
+SHAPES = [doubling(30), inline_nesting(9), aliases_times_fragments(25), nested_lists()]
+
+
+@pytest.mark.parametrize("document", SHAPES)
+def test_every_fan_out_shape_is_measured_in_linear_time_and_over_a_limit(document: str) -> None:
+    parsed = parse(document)
+    started = time.perf_counter()
+    figures = measure(parsed, None, {})
+    assert time.perf_counter() - started < 0.05
+    assert figures.depth > MAX_DEPTH or figures.aliases > MAX_ALIASES or figures.cost > BUDGETS["admin"]
+
+
+def test_costs_follow_limits_list_sizes_and_batches() -> None:
+    def cost(document: str, variables: dict[str, object] | None = None) -> int:
+        return measure(parse(document), None, variables).cost
+
+    small = cost("{ similarMovies(movieId: 1, limit: 5) { items { movie { title } } } }")
+    large = cost("{ similarMovies(movieId: 1, limit: 100) { items { movie { title } } } }")
+    assert large > 10 * small
+    by_variable = cost("query($n: Int!) { similarMovies(movieId: 1, limit: $n) { items { rank } } }", {"n": 100})
+    assert by_variable == cost("{ similarMovies(movieId: 1, limit: 100) { items { rank } } }")
+    one = cost('{ recommendationsForUsers(userIds: ["1"], limit: 10) { items { rank } } }')
+    ten = cost(
+        '{ recommendationsForUsers(userIds: ["1","2","3","4","5","6","7","8","9","10"], limit: 10) { items { rank } } }'
+    )
+    assert ten == 10 * one
+
+
+def test_the_api_refuses_expensive_operations_by_caller(api: Api) -> None:
+    heavy = " ".join(
+        f"a{i}: recommendationsForMovies(positive: [{', '.join(f'{chr(34)}{j}{chr(34)}' for j in range(1, 21))}], "
+        f"strategy: BEST_SCORE, limit: 100) {{ items {{ movie {{ title }} }} }}"
+        for i in range(15)
+    )
+    body = api.gql("{ " + heavy + " }")
+    assert body["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert ("budget" in body["errors"][0]["message"] and "data" not in body) or body.get("data") is None
+    attack = api.gql(doubling(30))
+    assert attack["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert "cost" in attack["errors"][0]["message"]
+    # The web app's own operations stay far inside the anonymous budget.
+    api.data('{ similarMovies(movieId: "1", limit: 8) { items { similarity movie { id title year genres } } } }')
+
+
+@pytest.fixture
+def server(demo_database_url: str, model: SentenceTransformerEmbedder, tmp_path: Path) -> Iterator[str]:
+    with live_server(demo_database_url, model, tmp_path / "movierec") as url:
+        yield url
+
+
+def test_healthz_answers_while_attacks_arrive(server: str) -> None:
+    stop = threading.Event()
+    failures: list[str] = []
+
+    def attack() -> None:
+        with httpx.Client(base_url=server, timeout=10) as client:
+            while not stop.is_set():
+                for document in SHAPES:
+                    answer = client.post("/graphql", json={"query": document}).json()
+                    if answer["errors"][0]["extensions"]["code"] != "GRAPHQL_VALIDATION_FAILED":
+                        failures.append(str(answer))
+
+    attackers = [threading.Thread(target=attack) for _ in range(4)]
+    for thread in attackers:
+        thread.start()
+    try:
+        with httpx.Client(base_url=server, timeout=5) as client:
+            slowest = 0.0
+            for _ in range(40):
+                started = time.perf_counter()
+                assert client.get("/healthz").text == "ok"
+                slowest = max(slowest, time.perf_counter() - started)
+                time.sleep(0.02)
+    finally:
+        stop.set()
+        for thread in attackers:
+            thread.join()
+    assert failures == []
+    assert slowest < 0.05, f"/healthz took {slowest * 1000:.0f} ms"
