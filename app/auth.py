@@ -59,7 +59,7 @@ def read_token(secret: str, token: str) -> Viewer:
     except jwt.PyJWTError as error:
         raise Unauthenticated(f"invalid token: {error}") from None
     subject = claims["sub"]
-    if not isinstance(subject, str) or not subject.isdigit():
+    if not isinstance(subject, str) or not (subject.isascii() and subject.isdigit()) or not 0 < len(subject) <= 18:
         raise Unauthenticated("invalid token: sub must be a user id")
     return Viewer(user_id=int(subject), is_admin=claims.get("admin") is True)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypedDict
 
@@ -22,6 +23,10 @@ from app.embeddings.model import Embedder, load_embedder, model_dimension
 from app.pages import graphiql_page, page_routes
 from app.services import Services, build_services
 from app.settings import Settings, get_settings
+from app.transport import JsonErrors
+
+# graphql-core's "Did you mean 'title'?" names fields and types: a schema leak where introspection is off.
+_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
 
 
 class State(TypedDict):
@@ -101,7 +106,17 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"ready": True})
 
 
-PoolFactory = Callable[[str, int], Awaitable[asyncpg.Pool]]
+PoolFactory = Callable[[str, Settings], Awaitable[asyncpg.Pool]]
+
+
+async def settings_pool(dsn: str, settings: Settings) -> asyncpg.Pool:
+    """The API's pool: its size and timeouts from the settings."""
+    return await create_pool(
+        dsn,
+        max_size=settings.pool_size,
+        statement_timeout=settings.statement_timeout_s,
+        acquire_timeout=settings.pool_acquire_timeout_s,
+    )
 
 
 def create_app(
@@ -112,6 +127,7 @@ def create_app(
     load_model: bool = True,
 ) -> Starlette:
     """The API. Tests may pass a pool factory (run inside the lifespan) and an embedder."""
+    from cross_web import HTTPException
     from strawberry.asgi import GraphQL  # the app factory is the one place app/ mounts the schema
 
     from schema import build_schema
@@ -137,7 +153,19 @@ def create_app(
                     else "GRAPHQL_VALIDATION_FAILED"
                 )
                 error.setdefault("extensions", {}).setdefault("code", code)
+                if production:  # no hints about the schema where introspection is off
+                    error["message"] = _SUGGESTION.sub("", error["message"])
             return response
+
+        def parse_json(self, data: str | bytes) -> Any:
+            # A body that is JSON but not an object ("hello", 42, null) or not UTF-8 is the caller's error.
+            try:
+                parsed = super().parse_json(data)
+            except UnicodeDecodeError:
+                raise HTTPException(400, "the request body is not UTF-8") from None
+            if not isinstance(parsed, dict | list):
+                raise HTTPException(400, "the request body must be a JSON object")
+            return parsed
 
         async def render_graphql_ide(self, request: Any) -> Any:
             return graphiql_page()  # ours: its scripts come from this server, not a CDN
@@ -146,8 +174,8 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
-        make_pool = pool_factory or (lambda dsn, size: create_pool(dsn, max_size=size))
-        active = await make_pool(await resolve_database_url(settings), settings.pool_size)
+        make_pool = pool_factory or settings_pool
+        active = await make_pool(await resolve_database_url(settings), settings)
         try:
             async with active.acquire() as conn:
                 if await pending_migrations(conn):
@@ -174,10 +202,11 @@ def create_app(
     routes = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
-        Route("/graphql/schema.graphql", schema_sdl),
+        *([] if production else [Route("/graphql/schema.graphql", schema_sdl)]),
         Route("/graphql", graphql_app, methods=["GET", "POST"]),
         *page_routes(graphiql=not production),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(JsonErrors)
     return app

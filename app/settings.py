@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL", "MOVIEREC_REDIS_URL"))
     data_dir: Path = Path(".movierec")
     pool_size: int = Field(default=10, ge=1, le=200)
+    # A statement running longer, or a wait for a pooled connection longer, fails the request with
+    # UNAVAILABLE instead of holding it: a stuck or restarting PostgreSQL cannot pile requests up.
+    statement_timeout_s: float = Field(default=10.0, gt=0, le=600)
+    pool_acquire_timeout_s: float = Field(default=5.0, gt=0, le=600)
     env: Literal["development", "production"] = "development"
     # Unset: a random secret is created once and kept in data_dir (fine for one machine).
     jwt_secret: str | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from functools import cached_property
@@ -68,9 +69,18 @@ class Context:
         return parse_id(user_id, "userId") if user_id is not None else self.viewer_id
 
 
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+def request_id_of(request: Request) -> str:
+    """The caller's X-Request-ID when it is short and plain, else a new one (it is echoed in errors)."""
+    given = request.headers.get("x-request-id") or ""
+    return given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex[:16]
+
+
 def build_context(request: Request, services: Services) -> Context:
     """Read the token (lazily failing) and the request id for one request."""
-    request_id = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
+    request_id = request_id_of(request)
     try:
         viewer = viewer_from_header(services.jwt_secret, request.headers.get("authorization"))
         return Context(request, services, request_id, _viewer=viewer)

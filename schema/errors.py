@@ -7,6 +7,7 @@ import logging
 from graphql.error import GraphQLError
 from strawberry.extensions import MaskErrors
 
+from app.db.connections import DATABASE_UNAVAILABLE
 from app.errors import AppError
 
 log = logging.getLogger("movierec.graphql")
@@ -27,6 +28,10 @@ class StableErrors(MaskErrors):
         original = error.original_error
         if isinstance(original, AppError):
             return _with_extensions(error, {"code": original.code})
+        if isinstance(original, DATABASE_UNAVAILABLE):
+            log.warning("database unavailable in request %s: %s", request_id, type(original).__name__)
+            message = "the database is unavailable or too slow right now; try again shortly"
+            return _with_extensions(error, {"code": "UNAVAILABLE", "requestId": request_id}, message)
         if (error.extensions or {}).get("code"):
             return error  # permission errors carry their own code
         if isinstance(original, GraphQLError):

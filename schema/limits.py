@@ -27,6 +27,8 @@ from graphql import (
 )
 from strawberry.extensions import ValidationCache
 
+from schema.scalars import string_problem
+
 MAX_DEPTH = 8
 MAX_ALIASES = 15
 # Budgets per operation: anonymous < signed in < admin.
@@ -181,7 +183,7 @@ def limit_errors(figures: Measure, budget: int) -> list[str]:
 
 
 class OperationLimits(ValidationCache):
-    """Refuse an operation over the depth, alias or cost limits; validate (cached) only the rest."""
+    """Refuse bad strings and operations over the depth, alias or cost limits; validate (cached) only the rest."""
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
@@ -194,6 +196,9 @@ class OperationLimits(ValidationCache):
 
     def _check(self, document: Any) -> GraphQLError | None:
         context = self.execution_context
+        problem = string_problem(document, context.variables)
+        if problem is not None:
+            return GraphQLError(problem, extensions={"code": "BAD_USER_INPUT"})
         try:
             figures = measure(document, context.operation_name, context.variables)
         except TooComplex as error:

@@ -41,7 +41,7 @@ class Mutation:
     )
     async def upsert_movie(self, info: Info, input: MovieInput) -> Movie:
         movie_id = parse_id(input.id) if input.id is not None else None
-        saved_id = await info.context.services.catalogue.upsert_movie(movie_id, input.to_record())
+        saved_id = await info.context.services.catalogue.upsert_movie(movie_id, input.changes())
         with contextlib.suppress(KeyError):  # Strawberry's clear() raises for keys never loaded
             info.context.movies.clear(saved_id)
         row = await info.context.movies.load(saved_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -14,7 +15,7 @@ from starlette.testclient import TestClient
 
 from app.auth import mint_token
 from app.catalogue.importers.demo import import_demo
-from app.db.connections import connect, init_connection, with_database
+from app.db.connections import connect, create_pool, init_connection, with_database
 from app.db.migrate import migrate
 from app.embeddings.model import SentenceTransformerEmbedder
 from app.embeddings.pipeline import embed_movies
@@ -68,7 +69,10 @@ class Api:
             token = mint_token(SECRET, user, admin=admin, ttl=timedelta(minutes=5))
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
-        response = self.client.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+        # Sent as ASCII JSON (\uXXXX escapes), as browsers may: a lone surrogate survives the trip.
+        payload = json.dumps({"query": query, "variables": variables or {}})
+        headers["Content-Type"] = "application/json"
+        response = self.client.post("/graphql", content=payload, headers=headers)
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         return body
@@ -114,14 +118,18 @@ def running_api(
     """Start the app (lifespan and all) against `database_url`, counting SQL per request."""
     api = Api(client=None, database_url=database_url)  # type: ignore[arg-type]
 
-    async def counting_pool(dsn: str, size: int) -> asyncpg.Pool:
+    async def counting_pool(dsn: str, settings: Settings) -> asyncpg.Pool:
         async def init(conn: asyncpg.Connection) -> None:
             await init_connection(conn)
             conn.add_query_logger(lambda logged: api.queries.append(logged.query))
 
-        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=size, init=init)
-        assert pool is not None
-        return pool
+        return await create_pool(
+            dsn,
+            max_size=settings.pool_size,
+            statement_timeout=settings.statement_timeout_s,
+            acquire_timeout=settings.pool_acquire_timeout_s,
+            init=init,
+        )
 
     settings = Settings(database_url=database_url, data_dir=data_dir, jwt_secret=SECRET, **overrides)
     app = create_app(settings, pool_factory=counting_pool, embedder=model)

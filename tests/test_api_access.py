@@ -201,3 +201,6 @@ def test_production_turns_off_introspection_and_graphiql(
         assert api.error_code("{ __schema { types { name } } }") == "GRAPHQL_VALIDATION_FAILED"
         assert api.client.get("/graphql", headers={"Accept": "text/html"}).status_code in {400, 404}
         api.data(PUBLIC["movie"])
+        assert api.client.get("/graphql/schema.graphql").status_code == 404  # no SDL either
+        typo = api.gql('{ movie(id: "1") { titel } }')["errors"][0]
+        assert typo["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED" and "Did you mean" not in typo["message"]

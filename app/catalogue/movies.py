@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,11 +53,20 @@ WHERE m.id = $1
 RETURNING m.id, (m.embedded_hash IS NULL) AS needs_embedding
 """
 
+# Two callers creating the same new TMDB id at once: one inserts, the other updates what it inserted.
 INSERT_MOVIE = """
 INSERT INTO movies (source, source_key, tmdb_id, imdb_id, title, year, overview, genres, keywords, cast_members,
                     director, vote_average, vote_count, popularity, poster_url, content_hash)
 VALUES ('api', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+ON CONFLICT (tmdb_id) DO NOTHING
 RETURNING id, true AS needs_embedding
+"""
+
+# The stored fields an update starts from, locked until the transaction ends.
+MOVIE_FOR_UPDATE = """
+SELECT tmdb_id, imdb_id, title, year, overview, genres, keywords, cast_members AS cast, director,
+       vote_average, vote_count, popularity, poster_url
+FROM movies WHERE id = $1 FOR UPDATE
 """
 
 
@@ -92,11 +101,19 @@ def _encode_cursor(title: str, movie_id: int) -> str:
     return base64.urlsafe_b64encode(json.dumps([title, movie_id]).encode()).decode()
 
 
+MAX_CURSOR = 1_000
+MAX_SEARCH = 200
+
+
 def _decode_cursor(cursor: str) -> tuple[str, int]:
     try:
+        if len(cursor) > MAX_CURSOR:
+            raise ValueError
         title, movie_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return str(title), int(movie_id)
-    except (ValueError, TypeError):
+        if not isinstance(title, str) or not isinstance(movie_id, int) or not 0 < movie_id < 2**63:
+            raise ValueError
+        return title, movie_id
+    except (ValueError, TypeError, OverflowError):
         raise BadUserInput("after is not a cursor this API returned") from None
 
 
@@ -105,6 +122,8 @@ async def list_movies(
 ) -> MoviePage:
     """Movies whose title contains `search`, by title, `first` at a time after the cursor."""
     check_limit(first, name="first")
+    if search is not None and len(search) > MAX_SEARCH:
+        raise BadUserInput(f"search is longer than {MAX_SEARCH} characters")
     pattern = None
     if search and search.strip():
         escaped = search.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -116,40 +135,43 @@ async def list_movies(
     return MoviePage(movies=movies, end_cursor=cursor, has_next_page=len(rows) > first)
 
 
-async def upsert_movie(conn: asyncpg.Connection, movie_id: int | None, record: MovieRecord) -> tuple[int, bool]:
-    """Create or update one movie (inside the caller's transaction); a content change makes it stale."""
-    row = record.as_row()
-    values = [
-        row["tmdb_id"],
-        row["imdb_id"],
-        row["title"],
-        row["year"],
-        row["overview"],
-        row["genres"],
-        row["keywords"],
-        row["cast_members"],
-        row["director"],
-        row["vote_average"],
-        row["vote_count"],
-        row["popularity"],
-        row["poster_url"],
-        content_hash(record.content),
-    ]
-    if movie_id is None and record.tmdb_id is not None:
-        movie_id = await movie_id_by_tmdb_id(conn, record.tmdb_id)
+async def upsert_movie(conn: asyncpg.Connection, movie_id: int | None, changes: Mapping[str, Any]) -> tuple[int, bool]:
+    """Create a movie, or change the sent fields of one (inside the caller's transaction).
+
+    An update starts from the stored values, so fields left out keep them; a TMDB id the catalogue
+    has makes a create an update. A content change makes the movie stale (re-embedded by the worker).
+    """
+    tmdb_id = changes.get("tmdb_id")
+    if movie_id is None and tmdb_id is not None:
+        movie_id = await movie_id_by_tmdb_id(conn, tmdb_id)
     try:
         if movie_id is None:
-            result = await conn.fetchrow(INSERT_MOVIE, str(uuid.uuid4()), *values)
-        else:
-            result = await conn.fetchrow(UPDATE_MOVIE, movie_id, *values)
-            if result is None:
+            record = movie_record(dict(changes))
+            result = await conn.fetchrow(INSERT_MOVIE, str(uuid.uuid4()), *_values(record))
+            if result is None:  # a concurrent call created this TMDB id first: update it instead
+                movie_id = await movie_id_by_tmdb_id(conn, tmdb_id)  # type: ignore[arg-type]
+        if movie_id is not None:
+            stored = await conn.fetchrow(MOVIE_FOR_UPDATE, movie_id)
+            if stored is None:
                 raise NotFound(f"movie {movie_id} does not exist")
+            current = {**dict(stored), "genres": tuple(stored["genres"]), "keywords": tuple(stored["keywords"])}
+            current["cast"] = tuple(stored["cast"])
+            record = movie_record({**current, **changes})
+            result = await conn.fetchrow(UPDATE_MOVIE, movie_id, *_values(record))
     except asyncpg.UniqueViolationError as error:
         raise BadUserInput(f"another movie already has this {error.constraint_name or 'key'}") from None
+    assert result is not None
     if result["needs_embedding"]:
         # Same transaction as the change: the need to embed is never lost, even if Redis is down.
         await outbox.record_change(conn, result["id"])
     return int(result["id"]), bool(result["needs_embedding"])
+
+
+def _values(record: MovieRecord) -> list[Any]:
+    row = record.as_row()
+    columns = ("tmdb_id", "imdb_id", "title", "year", "overview", "genres", "keywords", "cast_members", "director")
+    extra = ("vote_average", "vote_count", "popularity", "poster_url")
+    return [*(row[c] for c in columns), *(row[c] for c in extra), content_hash(record.content)]
 
 
 def movie_record(fields: dict[str, Any]) -> MovieRecord:

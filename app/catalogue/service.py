@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import asyncpg
 
 from app.catalogue import movies, ratings, users
-from app.catalogue.importers.records import MovieRecord
 from app.catalogue.movies import MoviePage
 from app.catalogue.users import DemoSession
 from app.search.filters import MovieFilter
@@ -57,10 +56,10 @@ class Catalogue:
         async with self._pool.acquire() as conn:
             return await movies.list_movies(conn, search, movie_filter, first, after)
 
-    async def upsert_movie(self, movie_id: int | None, record: MovieRecord) -> int:
-        """Create or update a movie in one transaction; a content change queues its re-embedding."""
+    async def upsert_movie(self, movie_id: int | None, changes: Mapping[str, Any]) -> int:
+        """Create a movie or change its sent fields in one transaction; a content change queues its re-embedding."""
         async with self._pool.acquire() as conn, conn.transaction():
-            saved_id, needs_embedding = await movies.upsert_movie(conn, movie_id, record)
+            saved_id, needs_embedding = await movies.upsert_movie(conn, movie_id, changes)
         if needs_embedding:
             await self._on_change()  # the outbox row is already committed
         return saved_id

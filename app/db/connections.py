@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import warnings
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from pgvector.asyncpg import register_vector
@@ -12,6 +14,21 @@ from pgvector.asyncpg import register_vector
 from app.settings import Settings
 
 EMBEDDED_DATABASE = "movierec"
+
+# PostgreSQL down, restarting, refusing connections or too slow (a statement or acquire timeout):
+# the request cannot be served now, and saying so is not a server fault.
+DATABASE_UNAVAILABLE = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.QueryCanceledError,
+    asyncpg.AdminShutdownError,
+    asyncpg.InvalidCatalogNameError,
+    asyncpg.ObjectNotInPrerequisiteStateError,
+)
 
 
 def start_embedded_server(pgdata: Path, *, keep_running: bool = True) -> str:
@@ -68,8 +85,47 @@ async def connect(dsn: str, *, vector: bool = True) -> asyncpg.Connection:
     return conn
 
 
-async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
-    """A pool whose connections all carry the pgvector codec."""
-    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=init_connection)
-    assert pool is not None
+class TimedPool(asyncpg.Pool):  # type: ignore[misc]
+    """A pool whose acquire() gives up after `acquire_timeout` seconds unless told otherwise."""
+
+    def __init__(self, *args: Any, acquire_timeout: float | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.acquire_timeout = acquire_timeout
+
+    def acquire(self, *, timeout: float | None = None) -> Any:
+        return super().acquire(timeout=timeout if timeout is not None else self.acquire_timeout)
+
+
+async def create_pool(
+    dsn: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 10,
+    statement_timeout: float | None = None,
+    acquire_timeout: float | None = None,
+    init: Callable[[asyncpg.Connection], Awaitable[None]] = init_connection,
+) -> asyncpg.Pool:
+    """A pool whose connections carry the pgvector codec; statements and acquires fail after their timeouts.
+
+    A PostgreSQL that is down or stuck then costs a request at most the two timeouts (the API turns
+    the failure into UNAVAILABLE), and the pool recovers by itself when the server is back.
+    """
+    pool = TimedPool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        init=init,
+        command_timeout=statement_timeout,
+        timeout=acquire_timeout or 60.0,  # connecting a new connection
+        acquire_timeout=acquire_timeout,
+        max_queries=50_000,
+        max_inactive_connection_lifetime=300.0,
+        connection_class=asyncpg.Connection,
+        record_class=asyncpg.Record,
+        loop=None,
+        connect=None,
+        setup=None,
+        reset=None,
+    )
+    await pool
     return pool

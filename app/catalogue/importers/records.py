@@ -15,7 +15,12 @@ import asyncpg
 from app.embeddings.text import MovieContent, content_hash
 
 BATCH_SIZE = 1000
-_IMDB_ID = re.compile(r"^tt\d+$")
+_IMDB_ID = re.compile(r"tt\d{1,12}")
+# Limits per field (characters, and entries for lists): within PostgreSQL's index row size, and far
+# above any real film's.
+MAX_TEXT = {"title": 300, "director": 200, "overview": 20_000, "poster_url": 2_000}
+MAX_NAME = {"genres": 60, "keywords": 100, "cast": 200}
+MAX_ENTRIES = {"genres": 20, "keywords": 50, "cast": 100}
 
 # Content columns an import writes; a row whose values all match is left alone ("unchanged").
 _CONTENT = (
@@ -93,14 +98,26 @@ class MovieRecord:
             raise RowError(f"year {self.year} is out of range")
         if self.tmdb_id is not None and self.tmdb_id <= 0:
             raise RowError(f"tmdb id {self.tmdb_id} is not positive")
-        if self.imdb_id is not None and not _IMDB_ID.match(self.imdb_id):
-            raise RowError(f"imdb id {self.imdb_id!r} is not of the form tt1234567")
+        if self.imdb_id is not None and not _IMDB_ID.fullmatch(self.imdb_id):
+            raise RowError(f"imdb id {self.imdb_id[:40]!r} is not of the form tt1234567")
+        self._check_sizes()
         if self.vote_average is not None and not (0 <= self.vote_average <= 10):
             raise RowError(f"vote average {self.vote_average} is outside 0-10")
         for name in ("vote_count", "popularity"):
             value = getattr(self, name)
             if value is not None and (value < 0 or not math.isfinite(value)):
                 raise RowError(f"{name.replace('_', ' ')} {value} is invalid")
+
+    def _check_sizes(self) -> None:
+        """Every text within its limit, valid Unicode, without NUL (PostgreSQL refuses those)."""
+        for name, limit in MAX_TEXT.items():
+            _check_text(name, getattr(self, name), limit)
+        for name, limit in MAX_NAME.items():
+            values = getattr(self, name)
+            if len(values) > MAX_ENTRIES[name]:
+                raise RowError(f"{name} has {len(values)} entries; at most {MAX_ENTRIES[name]}")
+            for value in values:
+                _check_text(name, value, limit)
 
     @property
     def content(self) -> MovieContent:
@@ -135,6 +152,19 @@ class MovieRecord:
             "poster_url": self.poster_url,
             "content_hash": content_hash(self.content),
         }
+
+
+def _check_text(name: str, value: str | None, limit: int) -> None:
+    if value is None:
+        return
+    if len(value) > limit:
+        raise RowError(f"{name} is longer than {limit:,} characters")
+    if "\x00" in value:
+        raise RowError(f"{name} contains a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise RowError(f"{name} is not valid Unicode") from None
 
 
 def clean_names(values: Iterable[Any]) -> tuple[str, ...]:
