@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, PositiveInt, model_validator
+from pydantic import AliasChoices, Field, PositiveInt, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 IndexType = Literal["hnsw", "ivfflat"]
@@ -94,6 +94,17 @@ class Settings(BaseSettings):
     # IVFFlat trains its lists on the rows present; below this many rows it is not built
     # and queries use the exact scan.
     ivfflat_min_rows: int = Field(default=10_000, ge=1)
+
+    @field_validator("refresh_cron", "train_cron")
+    @classmethod
+    def _check_cron(cls, value: str) -> str:
+        from app.cron import ScheduleError, parse_cron
+
+        try:
+            parse_cron(value)
+        except ScheduleError as error:
+            raise ValueError(str(error)) from None
+        return value
 
     @model_validator(mode="after")
     def _check_index(self) -> Settings:

@@ -17,6 +17,7 @@ from arq.connections import RedisSettings
 from arq.cron import CronJob
 from arq.worker import Function
 
+from app.cron import parse_cron
 from app.db.connections import create_pool, resolve_database_url
 from app.db.migrate import check_dimension
 from app.embeddings import outbox
@@ -27,7 +28,6 @@ from app.queue.client import OUTBOX_FUNCTION, OUTBOX_JOB_ID, REFRESH_FUNCTION, T
 from app.queue.redis_server import redis_url_of
 from app.recs.training import TooFewRatings, TrainingBusy, train_recommender
 from app.settings import Settings, get_settings
-from jobs.schedule import parse_cron
 
 log = logging.getLogger(__name__)
 

@@ -59,7 +59,10 @@ class EmbeddingRun:
 @strawberry.type(description="A queued embedding refresh: the queue's view and the run it produced.")
 class RefreshJob:
     id: strawberry.ID
-    status: str = strawberry.field(description="queued, deferred, in_progress, or not_found once finished.")
+    status: str = strawberry.field(
+        description="queued, deferred, in_progress, not_found once finished, or dead: its worker stopped (arq "
+        "delivers it again once MOVIEREC_REFRESH_TIMEOUT_S has passed)."
+    )
     run: EmbeddingRun | None = strawberry.field(description="The latest run started by this job id, if any.")
 
     @classmethod
@@ -153,7 +156,10 @@ class RecommenderModel:
 @strawberry.type(description="A queued training: the queue's view and the model it trained.")
 class TrainingJob:
     id: strawberry.ID
-    status: str = strawberry.field(description="queued, deferred, in_progress, or not_found once finished.")
+    status: str = strawberry.field(
+        description="queued, deferred, in_progress, not_found once finished, or dead: its worker stopped (arq "
+        "delivers it again once MOVIEREC_REFRESH_TIMEOUT_S has passed)."
+    )
     model: RecommenderModel | None = strawberry.field(description="The latest training started by this job id.")
 
     @classmethod

@@ -85,3 +85,17 @@ def test_setup_loads_embeds_indexes_and_doctor_passes(database_url: str) -> None
     doctor = movierec(database_url, "doctor")
     assert doctor.returncode == 0, doctor.stdout
     assert doctor.stdout.count("OK  ") == 7 and "OK   GraphiQL files: installed" in doctor.stdout
+
+
+def test_bad_settings_and_devices_are_one_line_not_a_traceback(database_url: str) -> None:
+    cron = movierec(database_url, "stats", MOVIEREC_REFRESH_CRON="61 * * *")
+    assert cron.returncode == 2 and "Traceback" not in cron.stderr
+    assert cron.stderr.startswith("invalid setting MOVIEREC_REFRESH_CRON:")
+    train_cron = movierec(database_url, "stats", MOVIEREC_TRAIN_CRON="every day")
+    assert train_cron.returncode == 2 and "MOVIEREC_TRAIN_CRON" in train_cron.stderr
+    import torch
+
+    if not torch.cuda.is_available():  # on a GPU machine MOVIEREC_DEVICE=cuda is fine
+        device = movierec(database_url, "serve", MOVIEREC_DEVICE="cuda")
+        assert device.returncode == 2 and "Traceback" not in device.stderr
+        assert "MOVIEREC_DEVICE=cuda" in device.stderr and "no CUDA device" in device.stderr

@@ -10,9 +10,9 @@ import pytest
 
 from app.catalogue.importers.pipeline import import_movies
 from app.catalogue.importers.records import MovieRecord
+from app.cron import ScheduleError, parse_cron
 from app.embeddings.pipeline import embed_movies
 from app.settings import Settings
-from jobs.schedule import ScheduleError, parse_cron
 from tests.fakes import FakeEmbedder
 from tests.seeding import seed_movies
 from tests.worker_support import burst_worker, drain

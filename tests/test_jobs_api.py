@@ -106,6 +106,9 @@ def test_a_worker_killed_mid_refresh_then_restarted_ends_in_the_same_state(
             worker.wait(timeout=10)
             done = api.sql("SELECT count(embedding) FROM movies")[0][0]
             assert 32 <= done < 206, "the worker should be killed part-way through"
+            # Seen as dead at once (its advisory lock went with its connection), long before the time limit.
+            dead = api.data('{ refreshJob(id: "refresh-embeddings") { status run { status } } }', user=1, admin=True)
+            assert dead["refreshJob"] == {"status": "dead", "run": {"status": "interrupted"}}
         finally:
             worker.kill()
         # A restarted worker: arq redelivers the killed job once its time limit (15 s here) has passed.
@@ -175,3 +178,50 @@ def test_arq_runs_the_worker_class_as_it_stands(
         assert done.returncode == 0, done.stderr[-2000:]
         runs = api.data("{ embeddingRuns(limit: 1) { trigger status embedded } }")["embeddingRuns"]
         assert runs == [{"trigger": "on_demand", "status": "succeeded", "embedded": 3}]
+
+
+def test_the_worker_survives_a_redis_outage_and_catches_up(
+    demo_database_url: str, model: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
+    folder = tmp_path / "own-redis"
+    url = start_embedded_redis(folder)
+    env = {
+        **os.environ,
+        "DATABASE_URL": demo_database_url,
+        "REDIS_URL": url,
+        "HF_HUB_OFFLINE": "1",
+        "MOVIEREC_DATA_DIR": str(tmp_path),
+        "MOVIEREC_TORCH_THREADS": "1",
+        "MOVIEREC_OUTBOX_GRACE_SECONDS": "0",
+    }
+    check = [sys.executable, "-m", "app", "worker", "--check"]
+
+    def healthy() -> bool:
+        return subprocess.run(check, cwd=ROOT, env=env, capture_output=True).returncode == 0
+
+    def wait_for(condition: object, seconds: float, what: str) -> None:
+        deadline = time.time() + seconds
+        while not condition():  # type: ignore[operator]
+            assert time.time() < deadline, what
+            time.sleep(0.5)
+
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "app", "worker"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_for(healthy, 90, "the worker never reported healthy")
+        stop_embedded_redis(folder)  # the outage
+        time.sleep(4)
+        assert worker.poll() is None, "the worker exited on the Redis outage"
+        assert not healthy()  # nobody can vouch for it while Redis is away
+        start_embedded_redis(folder)  # Redis is back
+        wait_for(healthy, 90, "the worker did not come back after the outage")
+        for api in running_api(demo_database_url, model, tmp_path / "api", redis_url=url):
+            created = api.data(NEW_MOVIE, user=1, admin=True)["upsertMovie"]
+            query = '{ movie(id: "%s") { hasEmbedding } }' % created["id"]
+            embedded = lambda api=api, query=query: api.data(query)["movie"]["hasEmbedding"]  # noqa: E731
+            wait_for(embedded, 60, "the movie was never embedded")
+    finally:
+        worker.terminate()
+        assert worker.wait(timeout=30) == 0
+        stop_embedded_redis(folder)

@@ -14,6 +14,7 @@ from app.auth import load_secret, mint_token
 from app.cli.base import CommandError, cli, connection, run
 from app.cli.catalogue import setup
 from app.db.connections import resolve_database_url
+from app.embeddings.model import resolve_device
 from app.settings import Settings, get_settings
 
 _TTL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -66,6 +67,7 @@ def serve(host: Host = "127.0.0.1", port: Port = 8000) -> None:
     settings = get_settings()
 
     async def ready() -> list[str]:
+        resolve_device(settings.device)  # an unusable device: one line now, not a traceback at start-up
         async with connection(settings):
             return [how_to_call(settings, host, port)]
 
@@ -82,6 +84,7 @@ def worker(check: Annotated[bool, typer.Option(help="Exit 0 if a worker is alive
     from app.queue.runner import run_worker_class, worker_health
     from jobs.worker import WorkerSettings
 
+    resolve_device(get_settings().device)
     resolve_redis_url(get_settings())  # starts the embedded Redis when REDIS_URL is unset
     if check:
         raise typer.Exit(worker_health(WorkerSettings))

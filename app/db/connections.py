@@ -31,6 +31,15 @@ DATABASE_UNAVAILABLE = (
 )
 
 
+def advisory_lock_held(key: int) -> str:
+    """SQL: whether some session of this database holds the session-level advisory lock `key` (an integer)."""
+    return (
+        f"EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted"
+        f" AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        f" AND l.classid = {int(key) >> 32} AND l.objid = {int(key) & 0xFFFFFFFF} AND l.objsubid = 1)"
+    )
+
+
 def start_embedded_server(pgdata: Path, *, keep_running: bool = True) -> str:
     """Start (or reuse) the embedded PostgreSQL in `pgdata` and return its server URI."""
     # platformdirs warns when XDG_RUNTIME_DIR is unset (root in a container); harmless here.

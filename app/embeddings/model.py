@@ -46,13 +46,22 @@ def model_dimension(model: str) -> int:
     return SentenceTransformerEmbedder(model, device="cpu").dimension
 
 
+class DeviceUnavailable(RuntimeError):
+    """MOVIEREC_DEVICE names a device this torch cannot use."""
+
+
 def resolve_device(device: str) -> str:
-    """`auto` means CUDA when torch sees a GPU, else the CPU."""
-    if device != "auto":
-        return device
+    """`auto` means CUDA when torch sees a GPU, else the CPU; an unusable CUDA device is refused in one line."""
     import torch
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise DeviceUnavailable(
+            f"MOVIEREC_DEVICE={device} but this torch sees no CUDA device ({torch.__version__}); "
+            "use MOVIEREC_DEVICE=auto or cpu"
+        )
+    return device
 
 
 class SentenceTransformerEmbedder:

@@ -42,6 +42,13 @@ class QueuedJob:
     model: dict[str, Any] | None = None  # the model a training job trained
 
 
+def _alive(status: str, record: dict[str, Any] | None, dead: str) -> str:
+    """arq says in_progress until the job's time limit; a record whose process died says otherwise."""
+    if status == "in_progress" and record is not None and record["status"] == dead:
+        return "dead"
+    return status
+
+
 class JobQueue:
     """A lazily connected arq pool (the API starts and answers even while Redis is down) and the runs' audit rows."""
 
@@ -56,8 +63,10 @@ class JobQueue:
             return QueuedJob(job_id, status)
         async with self._db.acquire() as conn:
             if job_id == TRAIN_JOB_ID:
-                return QueuedJob(job_id, status, model=await load_model_by_job_id(conn, job_id))
-            return QueuedJob(job_id, status, run=await load_run_by_job_id(conn, job_id))
+                model = await load_model_by_job_id(conn, job_id)
+                return QueuedJob(job_id, _alive(status, model, "interrupted"), model=model)
+            run = await load_run_by_job_id(conn, job_id)
+            return QueuedJob(job_id, _alive(status, run, "interrupted"), run=run)
 
     async def recent_runs(self, limit: int) -> list[dict[str, Any]]:
         """The newest embedding runs, newest first."""

@@ -9,16 +9,14 @@ from typing import Any
 import asyncpg
 
 from app.catalogue.movies import MOVIE_COLUMNS
+from app.db.connections import advisory_lock_held
 from app.errors import NotFound, check_limit
 from app.recs.training import TRAIN_LOCK_KEY, roll_back
 
 # A 'training' row whose training lock nobody holds was left by a process that died.
 _MODEL_COLUMNS = f"""m.id, m.method, m.trigger, m.job_id, m.started_at, m.finished_at, m.ratings, m.users, m.movies,
        m.weights, m.seconds, m.peak_rss_mb, m.params, m.error,
-       CASE WHEN m.status = 'training' AND NOT EXISTS (
-                SELECT 1 FROM pg_locks l
-                WHERE l.locktype = 'advisory' AND l.classid = {TRAIN_LOCK_KEY >> 32}
-                  AND l.objid = {TRAIN_LOCK_KEY & 0xFFFFFFFF} AND l.objsubid = 1)
+       CASE WHEN m.status = 'training' AND NOT {advisory_lock_held(TRAIN_LOCK_KEY)}
             THEN 'interrupted' ELSE m.status END AS status,
        m.id = s.active_model_id AS active, m.id = s.previous_model_id AS previous"""
 

@@ -1,4 +1,4 @@
-"""Cron expressions (`0 4 * * *`) as the keyword sets arq's `cron()` takes."""
+"""Cron expressions (`0 4 * * *`) as the keyword sets arq's `cron()` takes (checked when settings are read)."""
 
 from __future__ import annotations
 
