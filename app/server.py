@@ -23,7 +23,7 @@ from app.embeddings.model import Embedder, load_embedder, model_dimension
 from app.pages import graphiql_page, page_routes
 from app.services import Services, build_services
 from app.settings import Settings, get_settings
-from app.transport import JsonErrors
+from app.transport import InFlightLimit, JsonErrors
 
 # graphql-core's "Did you mean 'title'?" names fields and types: a schema leak where introspection is off.
 _SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
@@ -208,5 +208,6 @@ def create_app(
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(InFlightLimit, limit=settings.max_in_flight)
     app.add_middleware(JsonErrors)
     return app

@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     # UNAVAILABLE instead of holding it: a stuck or restarting PostgreSQL cannot pile requests up.
     statement_timeout_s: float = Field(default=10.0, gt=0, le=600)
     pool_acquire_timeout_s: float = Field(default=5.0, gt=0, le=600)
+    # GraphQL requests in progress at once, per API process; more get a fast 503 (docs/reliability.md).
+    max_in_flight: int = Field(default=64, ge=1, le=10_000)
     env: Literal["development", "production"] = "development"
     # Unset: a random secret is created once and kept in data_dir (fine for one machine).
     jwt_secret: str | None = None

@@ -57,3 +57,34 @@ class JsonErrors:
         headers += [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
+
+
+class InFlightLimit:
+    """At most `limit` GraphQL requests in progress; the next ones get a fast 503 (and Retry-After).
+
+    Under overload the alternative is a queue for pool connections that grows until every request
+    times out; refusing early keeps the ones admitted fast and memory flat.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int, path: str = "/graphql") -> None:
+        self.app, self.limit, self.path = app, limit, path
+        self.in_flight = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != self.path:
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.limit:
+            payload = json.dumps(
+                {"errors": [{"message": "the server is busy; retry shortly", "extensions": {"code": "UNAVAILABLE"}}]}
+            ).encode()
+            headers = [(b"content-type", b"application/json"), (b"retry-after", b"1")]
+            headers.append((b"content-length", str(len(payload)).encode()))
+            await send({"type": "http.response.start", "status": 503, "headers": headers})
+            await send({"type": "http.response.body", "body": payload})
+            return
+        self.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1

@@ -126,3 +126,32 @@ def test_healthz_answers_while_attacks_arrive(server: str) -> None:
             thread.join()
     assert failures == []
     assert slowest < 0.05, f"/healthz took {slowest * 1000:.0f} ms"
+
+
+async def test_requests_over_the_in_flight_limit_get_a_fast_503() -> None:
+    import asyncio
+
+    from starlette.types import Receive, Scope, Send
+
+    from app.transport import InFlightLimit
+
+    release = asyncio.Event()
+
+    async def slow(scope: Scope, receive: Receive, send: Send) -> None:
+        await release.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    app = InFlightLimit(slow, limit=2)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        held = [asyncio.create_task(client.post("/graphql", json={})) for _ in range(2)]
+        await asyncio.sleep(0.05)
+        started = time.perf_counter()
+        refused = await client.post("/graphql", json={})
+        assert time.perf_counter() - started < 0.05
+        assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
+        assert refused.json()["errors"][0]["extensions"]["code"] == "UNAVAILABLE"
+        release.set()
+        assert [r.status_code for r in await asyncio.gather(*held)] == [200, 200]
+        assert (await client.post("/graphql", json={})).status_code == 200

@@ -53,3 +53,18 @@ def test_pyproject_pins_torch_and_declares_the_console_script() -> None:
     assert project["scripts"] == {"movierec": "app.cli:main"}
     strawberry = next(d for d in project["dependencies"] if d.startswith("strawberry-graphql"))
     assert strawberry == "strawberry-graphql>=0.327.2"
+
+
+def test_every_setting_is_documented_in_the_readme() -> None:
+    from pathlib import Path
+
+    from app.settings import Settings
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    aliases = {"database_url": "DATABASE_URL", "redis_url": "REDIS_URL"}
+    missing = [
+        aliases.get(name, f"MOVIEREC_{name.upper()}")
+        for name in Settings.model_fields
+        if f"`{aliases.get(name, f'MOVIEREC_{name.upper()}')}`" not in readme
+    ]
+    assert missing == []

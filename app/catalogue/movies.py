@@ -146,6 +146,8 @@ async def upsert_movie(conn: asyncpg.Connection, movie_id: int | None, changes: 
         movie_id = await movie_id_by_tmdb_id(conn, tmdb_id)
     try:
         if movie_id is None:
+            if not changes.get("title"):
+                raise BadUserInput("title is required to create a movie")
             record = movie_record(dict(changes))
             result = await conn.fetchrow(INSERT_MOVIE, str(uuid.uuid4()), *_values(record))
             if result is None:  # a concurrent call created this TMDB id first: update it instead
