@@ -29,12 +29,12 @@ def machine_facts() -> str:
     )
 
 
-def write_section(name: str, body: str) -> None:
-    """Replace (or append) the section between `<!-- bench:name -->` markers."""
-    REPORT.parent.mkdir(parents=True, exist_ok=True)
-    text = REPORT.read_text() if REPORT.exists() else HEADER
+def write_section(name: str, body: str, report: Path = REPORT) -> None:
+    """Replace (or append) the section between `<!-- bench:name -->` markers of `report`."""
+    report.parent.mkdir(parents=True, exist_ok=True)
+    text = report.read_text() if report.exists() else HEADER
     start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
     block = f"{start}\n{body.strip()}\n{end}"
     pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.S)
     text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
-    REPORT.write_text(text)
+    report.write_text(text)

@@ -18,7 +18,7 @@ BATCH_SIZE = 1000
 _IMDB_ID = re.compile(r"tt\d{1,12}")
 # Limits per field (characters, and entries for lists): within PostgreSQL's index row size, and far
 # above any real film's.
-MAX_TEXT = {"title": 300, "director": 200, "overview": 20_000, "poster_url": 2_000}
+MAX_TEXT = {"title": 1_000, "director": 200, "overview": 20_000, "poster_url": 2_000}
 MAX_NAME = {"genres": 60, "keywords": 100, "cast": 200}
 MAX_ENTRIES = {"genres": 20, "keywords": 50, "cast": 100}
 
