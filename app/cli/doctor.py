@@ -37,7 +37,7 @@ async def doctor_checks(conn: asyncpg.Connection, settings: Settings) -> list[Ch
 @database_command()
 async def stats(conn: asyncpg.Connection, settings: Settings) -> list[str]:
     """Coverage, model, dimension, index and the last embedding run."""
-    return (await collect_stats(conn, settings.model)).lines()
+    return (await collect_stats(conn, settings.embedding_model)).lines()
 
 
 @cli.command()

@@ -116,8 +116,12 @@ class SentenceTransformerEmbedder:
         return np.asarray(vectors, dtype=np.float32)
 
 
-def load_embedder(settings: Settings) -> SentenceTransformerEmbedder:
-    """The configured model on the configured device."""
+def load_embedder(settings: Settings) -> Embedder:
+    """The configured model with the configured encoder (torch on the configured device, or ONNX Runtime)."""
+    if settings.encoder != "torch":
+        from app.embeddings.onnx import load_onnx_embedder
+
+        return load_onnx_embedder(settings)
     return SentenceTransformerEmbedder(
         settings.model,
         device=settings.device,

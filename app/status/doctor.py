@@ -63,7 +63,7 @@ async def run_checks(conn: asyncpg.Connection, settings: Settings, dimension: in
     )
     if stored is None:
         return checks
-    stats = await collect_stats(conn, settings.model)  # it reads the index too
+    stats = await collect_stats(conn, settings.embedding_model)  # it reads the index too
     index = stats.index
     small_ivfflat = settings.index_type == "ivfflat" and stats.with_embeddings < settings.ivfflat_min_rows
     if index is None:

@@ -106,4 +106,4 @@ class StatusReader:
     async def stats(self) -> Stats:
         """As `movierec stats` prints them."""
         async with self._pool.acquire() as conn:
-            return await collect_stats(conn, self._settings.model)
+            return await collect_stats(conn, self._settings.embedding_model)

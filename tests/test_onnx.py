@@ -1,0 +1,120 @@
+"""The ONNX Runtime encoder: the same vectors as PyTorch, no torch in its process, a generation of its own."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.embeddings.model import SentenceTransformerEmbedder, resolve_model_path
+from app.embeddings.onnx import OnnxEmbedder
+from app.embeddings.onnx_export import FILE, INT8_FILE, export
+from app.settings import Settings
+from tests.api_support import running_api
+
+pytestmark = pytest.mark.model
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "app" / "catalogue" / "demo" / "movies.jsonl"
+
+
+@pytest.fixture(scope="session")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled model exported once for the session (what `ensure_exported` does on first use)."""
+    folder = tmp_path_factory.mktemp("onnx")
+    export(Path(resolve_model_path("all-MiniLM-L6-v2")), folder)
+    return folder
+
+
+def neighbour_overlap(a: np.ndarray, b: np.ndarray, k: int = 10) -> float:
+    """Mean share of each item's k nearest neighbours that two sets of vectors agree on."""
+    sa, sb = a @ a.T, b @ b.T
+    np.fill_diagonal(sa, -np.inf)
+    np.fill_diagonal(sb, -np.inf)
+    top_a, top_b = np.argsort(-sa, axis=1)[:, :k], np.argsort(-sb, axis=1)[:, :k]
+    return float(np.mean([len(set(x) & set(y)) / k for x, y in zip(top_a, top_b, strict=True)]))
+
+
+def test_onnx_vectors_match_pytorch_on_the_demo_catalogue(exported: Path, model: SentenceTransformerEmbedder) -> None:
+    from app.embeddings.text import MovieContent, embedding_text
+
+    texts = []
+    for line in DEMO.read_text().splitlines():
+        item = json.loads(line)
+        content = MovieContent(item["title"], item.get("year"), item.get("overview", ""), item.get("genres", []))
+        texts.append(embedding_text(content))
+    reference = model.encode(texts)
+    onnx = OnnxEmbedder("all-MiniLM-L6-v2", exported / FILE, variant="onnx").encode(texts)
+    assert float(np.min(np.sum(reference * onnx, axis=1))) > 0.999
+    assert neighbour_overlap(reference, onnx) >= 0.95
+    int8 = OnnxEmbedder("all-MiniLM-L6-v2", exported / INT8_FILE, variant="onnx-int8").encode(texts)
+    assert neighbour_overlap(reference, int8) >= 0.8  # faster, less exact: docs/benchmarks.md
+
+
+@pytest.fixture
+def onnx_settings(exported: Path, tmp_path: Path) -> Iterator[Path]:
+    """A data directory whose ONNX export is already in place."""
+    target = tmp_path / "movierec" / "onnx" / "all-MiniLM-L6-v2"
+    target.mkdir(parents=True)
+    for name in (FILE, INT8_FILE):
+        (target / name).symlink_to(exported / name)
+    yield tmp_path / "movierec"
+
+
+def test_an_api_serving_with_onnx_finds_by_meaning_and_marks_its_generation(
+    database_url: str, onnx_settings: Path, model: SentenceTransformerEmbedder
+) -> None:
+    import asyncio
+
+    from app.catalogue.importers.demo import import_demo
+    from app.db.connections import connect
+    from app.db.migrate import migrate
+    from app.embeddings.model import load_embedder
+    from app.embeddings.pipeline import embed_movies
+
+    settings = Settings(database_url=database_url, data_dir=onnx_settings, encoder="onnx")
+    embedder = load_embedder(settings)
+    assert embedder.model_name == "all-MiniLM-L6-v2+onnx"
+
+    async def build() -> None:
+        conn = await connect(database_url, vector=False)
+        await migrate(conn, 384)
+        await conn.close()
+        conn = await connect(database_url)
+        await import_demo(conn)
+        await embed_movies(conn, model)  # vectors from PyTorch first
+        switched = await embed_movies(conn, embedder)  # another backend: every vector is stale
+        assert switched.embedded == 206 and switched.skipped == 0
+        await conn.close()
+
+    asyncio.run(build())
+    for api in running_api(database_url, embedder, onnx_settings, encoder="onnx"):  # type: ignore[arg-type]
+        search = '{ searchMovies(query: $q, limit: 3) { items { movie { title } } } }'.replace("{", "query($q: String!) {", 1)
+        found = api.data(search, {"q": "a thief who plants an idea inside dreams"})
+        assert found["searchMovies"]["items"][0]["movie"]["title"] == "Inception"
+        stats = api.data("{ stats { currentEmbeddings totalMovies } }")["stats"]
+        assert stats["currentEmbeddings"] == stats["totalMovies"] == 206
+        models = {r["embedding_model"] for r in api.sql("SELECT DISTINCT embedding_model FROM movies")}
+        assert models == {"all-MiniLM-L6-v2+onnx"}
+
+
+def test_the_api_process_serving_with_onnx_never_imports_torch(demo_database_url: str, onnx_settings: Path) -> None:
+    program = f"""
+import sys
+from starlette.testclient import TestClient
+from app.server import create_app
+from app.settings import Settings
+settings = Settings(database_url={demo_database_url!r}, data_dir={str(onnx_settings)!r}, encoder="onnx")
+with TestClient(create_app(settings)) as client:
+    query = '{{ searchMovies(query: "dreams", limit: 1) {{ items {{ rank }} }} }}'
+    answer = client.post("/graphql", json={{"query": query}})
+    assert answer.status_code == 200 and "errors" not in answer.json(), answer.text
+print("torch" in sys.modules)
+"""
+    done = subprocess.run([sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "False"
