@@ -93,7 +93,7 @@ def test_an_api_serving_with_onnx_finds_by_meaning_and_marks_its_generation(
 
     asyncio.run(build())
     for api in running_api(database_url, embedder, onnx_settings, encoder="onnx"):  # type: ignore[arg-type]
-        search = '{ searchMovies(query: $q, limit: 3) { items { movie { title } } } }'.replace("{", "query($q: String!) {", 1)
+        search = "query($q: String!) { searchMovies(query: $q, limit: 3) { items { movie { title } } } }"
         found = api.data(search, {"q": "a thief who plants an idea inside dreams"})
         assert found["searchMovies"]["items"][0]["movie"]["title"] == "Inception"
         stats = api.data("{ stats { currentEmbeddings totalMovies } }")["stats"]
