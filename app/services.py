@@ -12,7 +12,7 @@ from app.queue.client import JobQueue
 from app.recs.models import ModelRegistry
 from app.recs.recommender import Recommender
 from app.search.index import describe_index, ivfflat_probes
-from app.search.vectors import VectorSearch
+from app.search.vectors import VectorSearch, carries_session_settings
 from app.settings import Settings
 from app.status.stats import StatusReader
 
@@ -35,13 +35,14 @@ class Services:
 
 
 async def build_services(settings: Settings, pool: asyncpg.Pool, embedder: Embedder | None, secret: str) -> Services:
-    """Wire the services; IVFFlat probes follow the index's lists as built."""
+    """Wire the services; IVFFlat probes follow the index's lists as built; HNSW's settings ride on the pool."""
     probes = 1
     async with pool.acquire() as conn:
         index = await describe_index(conn)
+        on_connection = await carries_session_settings(conn, settings)
     if index is not None and index.method == "ivfflat":
         probes = ivfflat_probes(settings, int(index.options.get("lists", "1")))
-    search = VectorSearch(settings, ivfflat_probes=probes)
+    search = VectorSearch(settings, ivfflat_probes=probes, settings_on_connection=on_connection)
     jobs = JobQueue(settings, pool)
     return Services(
         settings=settings,

@@ -210,6 +210,8 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=ROOT / ".movierec-bench")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--ops", default=",".join(OPERATIONS), help="operations to measure")
+    parser.add_argument("--encoders", default="onnx,onnx-int8", help="extra encoders to measure searchMovies with")
+    parser.add_argument("--workers", type=int, default=2, help="also measure `serve --workers N` at the most clients")
     args = parser.parse_args()
     data_dir = args.data_dir.resolve()
     settings, dsn = prepared(data_dir)
@@ -235,21 +237,79 @@ def main() -> None:
             answer = _post(api_port, "/graphql", bodies[0], auths[0])
             assert "errors" not in answer, (op, answer)
         for clients in (int(c) for c in args.clients.split(",")):
-            results[("raw asyncpg route (baseline)", clients)] = _wrk(
+            results[(BASELINE, clients)] = _wrk(
+                raw_port, "/similar-plain", raw_bodies, [""] * len(raw_bodies), clients, args.duration
+            )
+            results[(TRANSACTIONAL, clients)] = _wrk(
                 raw_port, "/similar", raw_bodies, [""] * len(raw_bodies), clients, args.duration
             )
             for op, (bodies, auths) in workloads.items():
                 results[(op, clients)] = _wrk(api_port, "/graphql", bodies, auths, clients, args.duration)
                 print(op, clients, results[(op, clients)], flush=True)
+        memory = {"torch": _rss_mib(servers[0])}
     finally:
         for server in servers:
             server.terminate()
             server.wait(timeout=30)
-    _report(results, recall, args)
+    for encoder in (e for e in args.encoders.split(",") if e):
+        port = _free_port()
+        server = _start(
+            [sys.executable, "-m", "app", "serve", "--port", str(port)], {**env, "MOVIEREC_ENCODER": encoder}
+        )
+        try:
+            _wait_ready(port, "/readyz", timeout=300)  # the first start exports the model to ONNX
+            bodies, auths = workloads.get("searchMovies") or _bodies("searchMovies", movies, users, secret, rng)
+            for clients in (int(c) for c in args.clients.split(",")):
+                results[(f"searchMovies, {encoder} encoder", clients)] = _wrk(
+                    port, "/graphql", bodies, auths, clients, args.duration
+                )
+            memory[encoder] = _rss_mib(server)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    if args.workers > 1:
+        most = max(int(c) for c in args.clients.split(","))
+        port = _free_port()
+        command = [sys.executable, "-m", "app", "serve", "--port", str(port), "--workers", str(args.workers)]
+        server = _start(command, {**env, "MOVIEREC_ENCODER": "onnx"})
+        try:
+            _wait_ready(port, "/readyz", timeout=300)
+            time.sleep(5)  # every worker up
+            for op in ("similarMovies", "searchMovies"):
+                bodies, auths = workloads.get(op) or _bodies(op, movies, users, secret, rng)
+                label = f"{op}, onnx, {args.workers} workers"
+                results[(label, most)] = _wrk(port, "/graphql", bodies, auths, most, args.duration)
+            children = [int(p) for p in Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()]
+            memory[f"each of {args.workers} onnx workers"] = max(_rss_pid(c) for c in children) if children else 0.0
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    _report(results, recall, args, memory)
 
 
-def _report(results: dict[tuple[str, int], dict[str, float]], recall: float, args: argparse.Namespace) -> None:
-    baseline = "raw asyncpg route (baseline)"
+def _rss_pid(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _rss_mib(server: subprocess.Popen[bytes]) -> float:
+    """Resident memory of the API process (uvicorn runs in it: one worker)."""
+    return _rss_pid(server.pid)
+
+
+BASELINE = "raw route, one statement (baseline)"
+TRANSACTIONAL = "raw route, BEGIN + SET LOCAL + COMMIT"
+
+
+def _report(
+    results: dict[tuple[str, int], dict[str, float]],
+    recall: float,
+    args: argparse.Namespace,
+    memory: dict[str, float],
+) -> None:
+    baseline = BASELINE
     lines = [
         "## API (`make bench`, bench/api.py)",
         "",
@@ -257,21 +317,23 @@ def _report(results: dict[tuple[str, int], dict[str, float]], recall: float, arg
         "Catalogue: the Wikipedia movies (36,254) with MovieLens ratings, all-MiniLM-L6-v2, HNSW (m 16, "
         f"ef_construction 64, ef_search {Settings().hnsw_ef_search}). Load: wrk, one thread, {args.duration}s per cell, random inputs "
         "(200 bodies per operation); the server is one uvicorn process. The baseline is a bare Starlette "
-        "route running similarMovies' SQL (same transaction and SET LOCALs) with raw asyncpg, measured in "
-        "the same run.",
+        "route running similarMovies' one statement with raw asyncpg on a connection that carries the search "
+        "settings; the second raw row wraps it in BEGIN + SET LOCAL and COMMIT, as the API did before. "
+        "Measured in the same run; searchMovies is also measured with the ONNX encoders (a server each).",
         "",
         f"Recall@10 of the indexed similar-movies query against an exact scan (200 random movies): **{recall:.3f}**.",
         "",
-        "| operation | clients | requests/s | p50 ms | p95 ms | p99 ms | errors | p50 / baseline p50 |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| operation | clients | requests/s | p50 ms | p95 ms | p99 ms | errors | p50 / baseline p50 | req/s / baseline |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for (op, clients), r in sorted(results.items(), key=lambda kv: (kv[0][1], kv[0][0] != baseline, kv[0][0])):
         base = results[(baseline, clients)]
-        ratio = r["p50"] / base["p50"]
+        ratio, throughput = r["p50"] / base["p50"], r["rps"] / base["rps"]
         lines.append(
             f"| {op} | {clients} | {r['rps']:.0f} | {r['p50'] / 1000:.2f} | {r['p95'] / 1000:.2f} | "
-            f"{r['p99'] / 1000:.2f} | {int(r['errors'])} | {ratio:.2f}x |"
+            f"{r['p99'] / 1000:.2f} | {int(r['errors'])} | {ratio:.2f}x | {throughput:.2f}x |"
         )
+    lines += ["", "API process RSS after its runs (MiB): " + ", ".join(f"{k} {v:.0f}" for k, v in memory.items()) + "."]
     write_section("api", "\n".join(lines))
     print("\n".join(lines))
 

@@ -1,4 +1,7 @@
-"""The baseline for bench/api.py: a bare Starlette JSON route running similarMovies' SQL with raw asyncpg.
+"""The baselines for bench/api.py: bare Starlette JSON routes running similarMovies' SQL with raw asyncpg.
+
+/similar-plain: one statement on a connection opened with the search settings (what the API does now);
+/similar: BEGIN + SET LOCAL, the statement, COMMIT (what it did before).
 
 uvicorn bench.raw_app:app --port 8101   (DATABASE_URL must be set)
 """
@@ -17,6 +20,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from app.search import vectors as sql
+from app.search.vectors import session_settings
 from app.settings import Settings
 
 QUERY = sql.NEAREST[("cosine", sql.MOVIE_VECTOR, False)]
@@ -41,13 +45,32 @@ async def similar(request: Request) -> JSONResponse:
     return JSONResponse({"items": items})
 
 
+async def similar_plain(request: Request) -> JSONResponse:
+    """The one statement, on a connection that carries the search settings."""
+    body = await request.json()
+    movie_id, limit = int(body["movieId"]), int(body.get("limit", 10))
+    async with request.app.state.plain_pool.acquire() as conn:
+        rows = await conn.fetch(QUERY, movie_id, None, None, None, None, None, [movie_id], None, limit)
+    items = [
+        {"rank": i, "similarity": 1 - r["distance"], "movie": {"id": r["id"], "title": r["title"], "year": r["year"]}}
+        for i, r in enumerate(rows, start=1)
+    ]
+    return JSONResponse({"items": items})
+
+
 @contextlib.asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
-    app.state.pool = await asyncpg.create_pool(
-        os.environ["DATABASE_URL"], min_size=4, max_size=10, init=register_vector
+    dsn = os.environ["DATABASE_URL"]
+    app.state.pool = await asyncpg.create_pool(dsn, min_size=4, max_size=10, init=register_vector)
+    app.state.plain_pool = await asyncpg.create_pool(
+        dsn, min_size=4, max_size=10, init=register_vector, server_settings=session_settings(Settings())
     )
     yield
     await app.state.pool.close()
+    await app.state.plain_pool.close()
 
 
-app = Starlette(routes=[Route("/similar", similar, methods=["POST"])], lifespan=lifespan)
+app = Starlette(
+    routes=[Route("/similar", similar, methods=["POST"]), Route("/similar-plain", similar_plain, methods=["POST"])],
+    lifespan=lifespan,
+)

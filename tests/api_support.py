@@ -21,6 +21,7 @@ from app.embeddings.model import SentenceTransformerEmbedder
 from app.embeddings.pipeline import embed_movies
 from app.queue.redis_server import stop_embedded_redis
 from app.search.index import ensure_index
+from app.search.vectors import session_settings
 from app.server import create_app
 from app.settings import Settings
 from tests.databases import create_database, drop_database
@@ -129,6 +130,7 @@ def running_api(
             statement_timeout=settings.statement_timeout_s,
             acquire_timeout=settings.pool_acquire_timeout_s,
             init=init,
+            server_settings=session_settings(settings),
         )
 
     settings = Settings(database_url=database_url, data_dir=data_dir, jwt_secret=SECRET, **overrides)

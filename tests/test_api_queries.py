@@ -77,3 +77,11 @@ async def test_search_settings_stay_inside_the_transaction(demo_database_url: st
         assert not conn.is_in_transaction() and await conn.fetchval("SHOW hnsw.ef_search") in {"", "40"}
     finally:
         await conn.close()
+
+
+def test_the_api_pool_carries_the_search_settings_so_reads_are_one_statement(api: Api) -> None:
+    """HNSW's settings ride on the pooled connections: no BEGIN, SET LOCAL or COMMIT around a k-NN read."""
+    similar = '{ similarMovies(movieId: "1", limit: 5) { items { movie { title } } } }'
+    api.count_queries(similar)
+    assert not [q for q in api.queries if q.startswith(("BEGIN", "COMMIT", "SET"))]
+    assert api.count_queries(similar) == 1

@@ -57,23 +57,34 @@ def how_to_call(settings: Settings, host: str, port: int) -> str:
     )
 
 
+Workers = Annotated[int, typer.Option(help="API processes (uvicorn workers); each holds its own pool and model")]
+
+
 @cli.command()
-def serve(host: Host = "127.0.0.1", port: Port = 8000) -> None:
+def serve(host: Host = "127.0.0.1", port: Port = 8000, workers: Workers = 1) -> None:
     """Serve the GraphQL API (and GraphiQL outside production) with uvicorn."""
     import uvicorn
-
-    from app.server import create_app
 
     settings = get_settings()
 
     async def ready() -> list[str]:
-        resolve_device(settings.device)  # an unusable device: one line now, not a traceback at start-up
+        if settings.encoder == "torch":  # an unusable device: one line now, not a traceback at start-up
+            resolve_device(settings.device)
         async with connection(settings):
             return [how_to_call(settings, host, port)]
 
     run(ready)
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the Ctrl-C it shut down on
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False)
+        # An import string and a factory: with several workers each process builds its own app.
+        uvicorn.run(
+            "app.server:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="info",
+            access_log=False,
+        )
 
 
 @cli.command()
@@ -84,7 +95,8 @@ def worker(check: Annotated[bool, typer.Option(help="Exit 0 if a worker is alive
     from app.queue.runner import run_worker_class, worker_health
     from jobs.worker import WorkerSettings
 
-    resolve_device(get_settings().device)
+    if get_settings().encoder == "torch":
+        resolve_device(get_settings().device)
     resolve_redis_url(get_settings())  # starts the embedded Redis when REDIS_URL is unset
     if check:
         raise typer.Exit(worker_health(WorkerSettings))

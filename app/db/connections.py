@@ -113,6 +113,7 @@ async def create_pool(
     statement_timeout: float | None = None,
     acquire_timeout: float | None = None,
     init: Callable[[asyncpg.Connection], Awaitable[None]] = init_connection,
+    server_settings: dict[str, str] | None = None,
 ) -> asyncpg.Pool:
     """A pool whose connections carry the pgvector codec; statements and acquires fail after their timeouts.
 
@@ -135,6 +136,7 @@ async def create_pool(
         connect=None,
         setup=None,
         reset=None,
+        server_settings=server_settings,
     )
     await pool
     return pool

@@ -96,13 +96,15 @@ class OnnxEmbedder:
         return np.asarray(pooled / np.maximum(norms, 1e-12), dtype=np.float32)
 
 
+# On a CPU, ONNX Runtime is fastest with small batches (less padding): 600 Wikipedia texts took 6.3 s
+# at 8, 6.8 s at 16, 8.4 s at 64 (PyTorch: 12.8 s at 16, 14.6 s at 64).
+ONNX_BATCH = 8
+
+
 def load_onnx_embedder(settings: Settings) -> OnnxEmbedder:
     """The configured model through ONNX Runtime (exporting it first if needed)."""
     path = ensure_exported(settings)
+    batch = settings.batch_size if "batch_size" in settings.model_fields_set else ONNX_BATCH
     return OnnxEmbedder(
-        settings.model,
-        path,
-        variant=settings.encoder,
-        batch_size=settings.batch_size,
-        threads=settings.torch_threads,
+        settings.model, path, variant=settings.encoder, batch_size=batch, threads=settings.torch_threads
     )

@@ -26,7 +26,9 @@ def export(model_dir: Path, out_dir: Path) -> None:
     from transformers import AutoModel
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    transformer = AutoModel.from_pretrained(str(model_dir), local_files_only=True)
+    # Eager attention exports to plain MatMul/Softmax, which ONNX Runtime fuses and runs about a third
+    # faster than the scaled-dot-product form (8.5 s vs 11.2 s for 600 Wikipedia texts here).
+    transformer = AutoModel.from_pretrained(str(model_dir), local_files_only=True, attn_implementation="eager")
     transformer.eval()
 
     class Encoder(torch.nn.Module):

@@ -117,12 +117,31 @@ def to_candidate(row: Mapping[str, Any], metric: Metric) -> Candidate:
     return Candidate(movie=movie, vector=vector, similarity=similarity, distance=distance, score=similarity)
 
 
-class VectorSearch:
-    """Runs k-NN queries with the index settings from Settings applied per transaction."""
+def session_settings(settings: Settings) -> dict[str, str]:
+    """HNSW's search settings as connection parameters: a pool opened with them needs no per-query SET."""
+    return {"hnsw.ef_search": str(int(settings.hnsw_ef_search)), "hnsw.iterative_scan": "strict_order"}
 
-    def __init__(self, settings: Settings, *, ivfflat_probes: int = 1) -> None:
+
+CURRENT_EF_SEARCH = "SELECT current_setting('hnsw.ef_search', true)"
+
+
+async def carries_session_settings(conn: asyncpg.Connection, settings: Settings) -> bool:
+    """Whether this (pooled) connection was opened with `session_settings`."""
+    return bool(await conn.fetchval(CURRENT_EF_SEARCH) == str(int(settings.hnsw_ef_search)))
+
+
+class VectorSearch:
+    """Runs k-NN queries with the index settings from Settings.
+
+    On connections opened with `session_settings` (the API's pool, HNSW) every read is one plain
+    statement. Elsewhere (the CLI, evaluate, IVFFlat whose probes follow the index as built) each read
+    runs in a read-only transaction whose SET LOCALs vanish with it, so nothing leaks to a pool.
+    """
+
+    def __init__(self, settings: Settings, *, ivfflat_probes: int = 1, settings_on_connection: bool = False) -> None:
         self.settings = settings
         self.metric: Metric = settings.index_metric
+        self.settings_on_connection = settings_on_connection and settings.index_type == "hnsw"
         # Integers from validated settings: safe to inline, and one round trip with BEGIN.
         self._begin = (
             "BEGIN READ ONLY;"
@@ -135,6 +154,9 @@ class VectorSearch:
     @asynccontextmanager
     async def transaction(self, conn: asyncpg.Connection) -> AsyncIterator[None]:
         """A read-only transaction whose SET LOCALs vanish with it: nothing leaks to the pool."""
+        if self.settings_on_connection:
+            yield  # the connection carries the settings: a plain statement, one round trip
+            return
         await conn.execute(self._begin)
         try:
             yield
