@@ -9,7 +9,10 @@ stop (SIGTERM, SIGINT) ends the loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
+import threading
 import time
 from typing import Any
 
@@ -22,20 +25,41 @@ MAX_BACKOFF_S = 30.0
 
 
 def run_worker_class(settings_cls: type[Any], *, max_backoff: float = MAX_BACKOFF_S) -> None:
-    """Run arq's worker for the class until it stops cleanly; restart it, backing off, when it fails."""
+    """Run arq's worker for the class until it stops cleanly; restart it, backing off, when it fails.
+
+    SIGTERM or SIGINT between two runs (arq handles them while it runs) ends the loop cleanly too.
+    """
+    stop = threading.Event()
+
+    def stop_now(signum: int, frame: Any) -> None:
+        stop.set()
+
     delay = FIRST_BACKOFF_S
     while True:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, stop_now)
+        if stop.is_set():
+            return
         started = time.monotonic()
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
         try:
-            asyncio.set_event_loop(asyncio.new_event_loop())
             run_worker(settings_cls)
             return
         except Exception as error:  # Redis down (ConnectionError, OSError, timeouts) or a start-up failure
             if time.monotonic() - started > 5 * max_backoff:
                 delay = FIRST_BACKOFF_S  # it had been running fine: start the backoff again
             log.warning("worker stopped (%s: %s); starting again in %.0fs", type(error).__name__, error, delay)
-            time.sleep(delay)
-            delay = min(delay * 2, max_backoff)
+        finally:
+            # Closed now, not whenever it is collected: closing a loop resets the signal handlers arq
+            # gave it to the defaults, and a SIGTERM after that would kill the process mid-run.
+            with contextlib.suppress(Exception):
+                loop.close()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, stop_now)
+        if stop.wait(delay):  # a stop request cuts the backoff short
+            return
+        delay = min(delay * 2, max_backoff)
 
 
 def worker_health(settings_cls: type[Any]) -> int:
