@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from app.errors import BadUserInput
-from schema.arguments import parse_id
+from schema.arguments import job_id, parse_id
 from schema.context import Info
 from schema.demo import DemoUser
 from schema.inputs import ExampleStrategy, MovieFilter, to_filter
@@ -141,7 +141,7 @@ class Query:
 
     @strawberry.field(description="The state of a refresh job (admin).", permission_classes=[IsAdmin])
     async def refresh_job(self, info: Info, id: strawberry.ID) -> RefreshJob:
-        return RefreshJob.from_job(await info.context.services.jobs.job_status(str(id)))
+        return RefreshJob.from_job(await info.context.services.jobs.job_status(job_id(id)))
 
     @strawberry.field(description="The most recent embedding runs, newest first.")
     async def embedding_runs(self, info: Info, limit: int = 10) -> list[EmbeddingRun]:
@@ -155,7 +155,7 @@ class Query:
 
     @strawberry.field(description="The state of a training job (admin).", permission_classes=[IsAdmin])
     async def training_job(self, info: Info, id: strawberry.ID) -> TrainingJob:
-        return TrainingJob.from_job(await info.context.services.jobs.job_status(str(id)))
+        return TrainingJob.from_job(await info.context.services.jobs.job_status(job_id(id)))
 
     @strawberry.field(description="The signed-in user.", permission_classes=[IsAuthenticated])
     async def viewer(self, info: Info) -> User | None:

@@ -124,3 +124,9 @@ def test_tokens_requests_and_bodies_that_are_not_what_they_claim(api: Api) -> No
     put = api.client.put("/graphql", json={"query": "{ stats { totalMovies } }"})
     assert put.status_code == 405 and put.json()["errors"][0]["extensions"]["code"] == "METHOD_NOT_ALLOWED"
     assert json.loads(api.client.get("/graphql", params={"query": "{"}).text)["errors"][0]["extensions"]["code"]
+
+
+def test_job_ids_are_short_and_plain(api: Api) -> None:
+    for bad in ("x" * 5000, "refresh embeddings", "é"):
+        body = api.gql("query($id: ID!) { refreshJob(id: $id) { status } }", {"id": bad}, user=1, admin=True)
+        assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
