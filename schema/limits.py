@@ -27,7 +27,7 @@ from graphql import (
 )
 from strawberry.extensions import ValidationCache
 
-from schema.scalars import string_problem
+from schema.strings import string_problem
 
 MAX_DEPTH = 8
 MAX_ALIASES = 15
