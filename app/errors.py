@@ -44,3 +44,14 @@ def check_limit(limit: int, *, name: str = "limit", maximum: int = 100) -> int:
     if not 1 <= limit <= maximum:
         raise BadUserInput(f"{name} must be between 1 and {maximum}, got {limit}")
     return limit
+
+
+# Lists page this deep: each page re-ranks offset + limit + 1 films, so a page's cost stays bounded.
+MAX_OFFSET = 400
+
+
+def check_page(limit: int, offset: int) -> None:
+    """A page of 1..100 results starting at most MAX_OFFSET deep."""
+    check_limit(limit)
+    if not 0 <= offset <= MAX_OFFSET:
+        raise BadUserInput(f"offset must be between 0 and {MAX_OFFSET}, got {offset}")

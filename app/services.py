@@ -12,6 +12,7 @@ from app.queue.client import JobQueue
 from app.recs.models import ModelRegistry
 from app.recs.recommender import Recommender
 from app.search.index import describe_index, ivfflat_probes
+from app.search.service import Search
 from app.search.vectors import VectorSearch, carries_session_settings
 from app.settings import Settings
 from app.status.stats import StatusReader
@@ -24,6 +25,7 @@ class Services:
     settings: Settings
     catalogue: Catalogue
     recommender: Recommender
+    search: Search
     models: ModelRegistry
     jobs: JobQueue
     status: StatusReader
@@ -42,12 +44,13 @@ async def build_services(settings: Settings, pool: asyncpg.Pool, embedder: Embed
         on_connection = await carries_session_settings(conn, settings)
     if index is not None and index.method == "ivfflat":
         probes = ivfflat_probes(settings, int(index.options.get("lists", "1")))
-    search = VectorSearch(settings, ivfflat_probes=probes, settings_on_connection=on_connection)
+    vectors = VectorSearch(settings, ivfflat_probes=probes, settings_on_connection=on_connection)
     jobs = JobQueue(settings, pool)
     return Services(
         settings=settings,
         catalogue=Catalogue(pool, settings, secret, on_change=jobs.nudge_outbox),
-        recommender=Recommender(pool, settings, search, embedder),
+        recommender=Recommender(pool, settings, vectors, embedder),
+        search=Search(pool, settings, vectors, embedder),
         models=ModelRegistry(pool),
         jobs=jobs,
         status=StatusReader(pool, settings),

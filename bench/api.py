@@ -27,6 +27,7 @@ from typing import Any
 from app.auth import load_secret, mint_token
 from app.db.connections import connect, resolve_database_url
 from app.search import vectors as sql
+from app.search.filters import NO_FILTER
 from app.settings import Settings
 from bench.report import ROOT, SHARED_DATA, machine_facts, write_section
 
@@ -153,7 +154,7 @@ async def _inputs(settings: Settings, seed: int) -> tuple[list[int], list[int], 
         users = [r[0] for r in await conn.fetch("SELECT user_id FROM ratings GROUP BY user_id HAVING count(*) >= 5")]
         rng = random.Random(seed)
         sample, overlap = rng.sample(movies, 200), 0
-        params: list[Any] = [None, None, None, None, None]
+        params: list[Any] = NO_FILTER.params()
         for movie in sample:
             async with conn.transaction():
                 await conn.execute(

@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from app.search import vectors as sql
+from app.search.filters import NO_FILTER
 from app.search.vectors import session_settings
 from app.settings import Settings
 
@@ -36,7 +37,7 @@ async def similar(request: Request) -> JSONResponse:
     movie_id, limit = int(body["movieId"]), int(body.get("limit", 10))
     async with request.app.state.pool.acquire() as conn:
         await conn.execute(BEGIN)
-        rows = await conn.fetch(QUERY, movie_id, None, None, None, None, None, [movie_id], None, limit)
+        rows = await conn.fetch(QUERY, movie_id, *NO_FILTER.params(), [movie_id], None, limit)
         await conn.execute("COMMIT")
     items = [
         {"rank": i, "similarity": 1 - r["distance"], "movie": {"id": r["id"], "title": r["title"], "year": r["year"]}}
@@ -50,7 +51,7 @@ async def similar_plain(request: Request) -> JSONResponse:
     body = await request.json()
     movie_id, limit = int(body["movieId"]), int(body.get("limit", 10))
     async with request.app.state.plain_pool.acquire() as conn:
-        rows = await conn.fetch(QUERY, movie_id, None, None, None, None, None, [movie_id], None, limit)
+        rows = await conn.fetch(QUERY, movie_id, *NO_FILTER.params(), [movie_id], None, limit)
     items = [
         {"rank": i, "similarity": 1 - r["distance"], "movie": {"id": r["id"], "title": r["title"], "year": r["year"]}}
         for i, r in enumerate(rows, start=1)

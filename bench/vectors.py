@@ -23,12 +23,13 @@ import numpy as np
 
 from app.db.connections import connect
 from app.search import vectors as sql
+from app.search.filters import NO_FILTER
 from app.search.index import ensure_index, ivfflat_lists
 from app.settings import Settings
 from bench.api import prepared
 from bench.report import ROOT, machine_facts, write_section
 
-PARAMS: list[Any] = [None, None, None, None, None, [], None]  # no filter, no exclusions, no viewer
+PARAMS: list[Any] = [*NO_FILTER.params(), [], None]  # no filter, no exclusions, no viewer
 
 
 async def _timed(conn: asyncpg.Connection, setup: str, statement: str, vector: Any) -> tuple[list[int], float]:

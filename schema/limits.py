@@ -42,6 +42,7 @@ FIELD_COSTS = {
     "explainRecommendation": 15,
     "searchMovies": 40,
     "movies": 5,
+    "genres": 5,
     "stats": 10,
     "alsoLiked": 5,
     "embeddingRuns": 5,
@@ -56,6 +57,8 @@ LIST_SIZE_ARGUMENTS = ("limit", "first")
 # List arguments whose length multiplies the work (one k-NN per example, a list per user).
 PER_ITEM_ARGUMENTS = {"positive": 5, "negative": 5, "excludeIds": 0}
 BATCH_ARGUMENTS = ("userIds",)
+# A page deep in a list ranks everything before it too: one unit per this many skipped items.
+OFFSET_ITEMS_PER_UNIT = 20
 # Lists with no size argument of their own (`items` and `nodes` are sized by their parent's limit).
 LIST_FIELDS = {"ratings", "similarToYourFavorites", "peopleAlsoLiked", "recommenderModels", "embeddingRuns"}
 
@@ -124,6 +127,8 @@ class _Walk:
             weight = PER_ITEM_ARGUMENTS.get(argument.name.value)
             if weight:
                 base += weight * self.length(argument.value)
+            if argument.name.value == "offset":
+                base += self.integer(argument.value) // OFFSET_ITEMS_PER_UNIT
         batch = max((self.length(a.value) for a in arguments if a.name.value in BATCH_ARGUMENTS), default=1)
         return Measure(
             # graphql-depth-limit's count: a leaf adds no level, a field with a selection one.

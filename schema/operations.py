@@ -77,6 +77,10 @@ class Stats:
     movies_with_embeddings: int
     current_embeddings: int
     coverage_percentage: float
+    thin_movies: int = strawberry.field(
+        description="Films described by their title alone: left out of semantic search and similar lists by default."
+    )
+    passages: int = strawberry.field(description="Sentence vectors searched beside the films' own.")
     users: int
     ratings: int
     model: str
@@ -95,6 +99,8 @@ class Stats:
             movies_with_embeddings=s.with_embeddings,
             current_embeddings=s.current_embeddings,
             coverage_percentage=round(s.coverage, 2),
+            thin_movies=s.thin_movies,
+            passages=s.passages,
             users=s.users,
             ratings=s.ratings,
             model=s.model,

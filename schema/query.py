@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import strawberry
 
-from app.errors import BadUserInput
+from app.errors import BadUserInput, check_limit
+from app.search.fusion import SearchMode as SearchModeModel
+from app.search.service import MAX_TITLE_LOOKUP, offset_cursor, offset_from_cursor
 from schema.arguments import job_id, parse_id
 from schema.context import Info
 from schema.demo import DemoUser
@@ -12,6 +16,7 @@ from schema.inputs import ExampleStrategy, MovieFilter, to_filter
 from schema.operations import EmbeddingRun, RecommenderModel, RefreshJob, Stats, TrainingJob
 from schema.permissions import CanActForUser, IsAdmin, IsAuthenticated, SignedInToExcludeSeen
 from schema.recommendations import Explanation, RecommendationList, UserRecommendations, items_of
+from schema.search import Genre, SearchMode, SearchResults
 from schema.types import Movie, MovieConnection, PageInfo, User
 
 as_list = RecommendationList.of
@@ -28,7 +33,10 @@ class Query:
         row = await info.context.movies.load(movie_id) if movie_id else None
         return Movie.from_row(row) if row else None
 
-    @strawberry.field(description="Movies by title (case-insensitive substring), alphabetical, cursor-paginated.")
+    @strawberry.field(
+        description="Movies by title, alphabetical; with `search`, title lookup that survives typos "
+        "(title trigrams and words, best match first). Cursor-paginated."
+    )
     async def movies(
         self,
         info: Info,
@@ -37,14 +45,35 @@ class Query:
         first: int = 20,
         after: str | None = None,
     ) -> MovieConnection:
-        page = await info.context.services.catalogue.list_movies(search, to_filter(filter), first, after)
+        services = info.context.services
+        if search is not None and len(search) > MAX_TITLE_LOOKUP:
+            raise BadUserInput(f"search is longer than {MAX_TITLE_LOOKUP} characters")
+        if search is None or not search.strip():
+            page = await services.catalogue.list_movies(to_filter(filter), first, after)
+            return MovieConnection(
+                nodes=[Movie.from_row(m) for m in page.movies],
+                page_info=PageInfo(end_cursor=page.end_cursor, has_next_page=page.has_next_page),
+            )
+        offset = offset_from_cursor(after)
+        found = await services.search.search(
+            search, mode=SearchModeModel.KEYWORD, limit=first, offset=offset, movie_filter=to_filter(filter)
+        )
+        nodes = [Movie.from_row(r.movie) for r in found.results]
         return MovieConnection(
-            nodes=[Movie.from_row(m) for m in page.movies],
-            page_info=PageInfo(end_cursor=page.end_cursor, has_next_page=page.has_next_page),
+            nodes=nodes,
+            page_info=PageInfo(
+                end_cursor=offset_cursor(offset + len(nodes)) if nodes else None, has_next_page=found.has_more
+            ),
         )
 
+    @strawberry.field(description="The catalogue's genres with film counts, most common first (limit 1-100).")
+    async def genres(self, info: Info, limit: int = 50) -> list[Genre]:
+        check_limit(limit)
+        return [Genre(name=name, movies=count) for name, count in await info.context.services.catalogue.genres(limit)]
+
     @strawberry.field(
-        description="Movies most similar to one movie. excludeSeen drops the viewer's rated movies.",
+        description="Movies most similar to one movie. excludeSeen drops the viewer's rated movies; thin records "
+        "(only a title) only with includeThin. Pages: limit 1-100, offset 0-400.",
         permission_classes=[SignedInToExcludeSeen],
     )
     async def similar_movies(
@@ -52,15 +81,18 @@ class Query:
         info: Info,
         movie_id: strawberry.ID,
         limit: int = 10,
+        offset: int = 0,
         diversity: float = 0.0,
         filter: MovieFilter | None = None,
         exclude_seen: bool = False,
+        include_thin: bool = False,
     ) -> RecommendationList:
         ranked = await info.context.services.recommender.similar_movies(
             parse_id(movie_id, "movieId"),
             limit,
+            offset=offset,
             diversity=diversity,
-            movie_filter=to_filter(filter),
+            movie_filter=replace(to_filter(filter), exclude_thin=not include_thin),
             unseen_by=info.context.viewer_id if exclude_seen else None,
         )
         return as_list(ranked)
@@ -73,12 +105,17 @@ class Query:
         self,
         info: Info,
         limit: int = 10,
+        offset: int = 0,
         diversity: float = 0.0,
         filter: MovieFilter | None = None,
         user_id: strawberry.ID | None = None,
     ) -> RecommendationList:
         ranked = await info.context.services.recommender.for_user(
-            info.context.acting_user_id(user_id), limit, diversity=diversity, movie_filter=to_filter(filter)
+            info.context.acting_user_id(user_id),
+            limit,
+            offset=offset,
+            diversity=diversity,
+            movie_filter=to_filter(filter),
         )
         return as_list(ranked)
 
@@ -90,6 +127,7 @@ class Query:
         negative: list[strawberry.ID] | None = None,
         strategy: ExampleStrategy = ExampleStrategy.AVERAGE_VECTOR,  # type: ignore[valid-type]
         limit: int = 10,
+        offset: int = 0,
         diversity: float = 0.0,
         filter: MovieFilter | None = None,
     ) -> RecommendationList:
@@ -98,6 +136,7 @@ class Query:
             [parse_id(i, "negative") for i in negative or []],
             strategy,
             limit,
+            offset=offset,
             diversity=diversity,
             movie_filter=to_filter(filter),
         )
@@ -114,13 +153,25 @@ class Query:
         )
         return Explanation.from_model(explanation)
 
-    @strawberry.field(description="Semantic search: movies whose meaning is closest to the text.")
+    @strawberry.field(
+        description="Find films by title (typos too), director or cast names, words and meaning, fused "
+        "(mode HYBRID); KEYWORD or SEMANTIC run one side. Thin records (title only) join meaning's results "
+        "only with includeThin. Pages: limit 1-100, offset 0-400."
+    )
     async def search_movies(
-        self, info: Info, query: str, limit: int = 10, filter: MovieFilter | None = None
-    ) -> RecommendationList:
-        return as_list(
-            await info.context.services.recommender.search_text(query, limit, movie_filter=to_filter(filter))
+        self,
+        info: Info,
+        query: str,
+        mode: SearchMode = SearchModeModel.HYBRID,  # type: ignore[valid-type]
+        limit: int = 10,
+        offset: int = 0,
+        filter: MovieFilter | None = None,
+        include_thin: bool = False,
+    ) -> SearchResults:
+        page = await info.context.services.search.search(
+            query, mode=mode, limit=limit, offset=offset, movie_filter=to_filter(filter), include_thin=include_thin
         )
+        return SearchResults.of(page, offset)
 
     @strawberry.field(
         description="Recommendations for many users in one round of queries.", permission_classes=[IsAdmin]

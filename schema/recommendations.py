@@ -77,15 +77,17 @@ def items_of(ranked: Ranked) -> list[Recommendation]:
     return [Recommendation.from_candidate(c, ranked.weights) for c in ranked.items]
 
 
-@strawberry.type(description="A ranked list and the strategy that produced it.")
+@strawberry.type(description="A page of a ranked list and the strategy that produced it.")
 class RecommendationList:
     strategy: RecommendationStrategy  # type: ignore[valid-type]
     items: list[Recommendation]
+    offset: int = strawberry.field(description="How many items come before this page.")
+    has_more: bool = strawberry.field(description="Whether a page at offset + limit has items.")
 
     @classmethod
     def of(cls, ranked: Ranked) -> RecommendationList:
         """A ranked result as its GraphQL type."""
-        return cls(strategy=ranked.strategy, items=items_of(ranked))
+        return cls(strategy=ranked.strategy, items=items_of(ranked), offset=ranked.offset, has_more=ranked.has_more)
 
 
 @strawberry.type(description="Recommendations for one user in a batch.")

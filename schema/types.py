@@ -24,9 +24,17 @@ class Movie:
     keywords: list[str]
     cast: list[str]
     director: str | None
-    vote_average: float | None
+    vote_average: float | None = strawberry.field(
+        description="0-10: the catalogue's figure, else the mean of movierec's ratings (see voteSource)."
+    )
     vote_count: int | None
+    vote_source: str | None = strawberry.field(
+        description="Where voteAverage and voteCount come from: 'catalogue' (the importer's source) or 'ratings'."
+    )
     poster_url: str | None
+    has_overview: bool = strawberry.field(
+        description="False for a thin record: only a title describes it, so semantic lists leave it out by default."
+    )
     rating_count: int = strawberry.field(description="How many ratings movierec holds for this movie.")
     has_embedding: bool
     embedded_at: datetime | None
@@ -47,7 +55,9 @@ class Movie:
             director=row["director"],
             vote_average=row["vote_average"],
             vote_count=row["vote_count"],
+            vote_source=row["vote_source"],
             poster_url=row["poster_url"],
+            has_overview=row["has_overview"],
             rating_count=row["rating_count"],
             has_embedding=row["has_embedding"],
             embedded_at=row["embedded_at"],

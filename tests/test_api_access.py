@@ -94,7 +94,7 @@ def test_bad_tokens(api: Api) -> None:
         ("{ recommendationsForMovies(positive: []) { strategy } }", "BAD_USER_INPUT"),
         ('{ recommendationsForMovies(positive: ["1"], negative: ["1"]) { strategy } }', "BAD_USER_INPUT"),
         ('{ recommendationsForMovies(positive: ["999999"]) { strategy } }', "NOT_FOUND"),
-        ('{ searchMovies(query: "   ") { strategy } }', "BAD_USER_INPUT"),
+        ('{ searchMovies(query: "   ") { mode } }', "BAD_USER_INPUT"),
         ("{ noSuchField }", "GRAPHQL_VALIDATION_FAILED"),
         ("{ movie(id: ", "GRAPHQL_PARSE_FAILED"),
     ],

@@ -7,6 +7,7 @@ import pytest
 
 from app.db.connections import connect
 from app.search import vectors as sql
+from app.search.filters import NO_FILTER
 from app.search.vectors import VectorSearch
 from app.settings import Settings
 from tests.api_support import Api
@@ -56,7 +57,7 @@ async def _plan(database_url: str, statement: str, *args: object) -> str:
 
 
 async def test_the_hnsw_index_serves_the_query_and_the_exact_form_does_not(demo_database_url: str) -> None:
-    params = [None, None, None, None, None, [1], None, 10]
+    params = [*NO_FILTER.params(), [1], None, 10]
     by_movie = await _plan(demo_database_url, sql.NEAREST[("cosine", sql.MOVIE_VECTOR, False)], 1, *params)
     assert "Index Scan using movies_embedding_idx" in by_movie
     exact = await _plan(demo_database_url, sql.NEAREST[("cosine", sql.MOVIE_VECTOR, True)], 1, *params)

@@ -181,9 +181,9 @@ def test_recommendations_for_movies_never_return_the_examples(api: Api) -> None:
 
 
 def test_semantic_search(api: Api) -> None:
-    query = "query($q: String!) { searchMovies(query: $q, limit: 3) { strategy items { movie { title } } } }"
+    query = "query($q: String!) { searchMovies(query: $q, limit: 3) { mode items { movie { title } } } }"
     body = api.data(query, {"q": "thieves who steal secrets from inside people's dreams"})["searchMovies"]
-    assert body["strategy"] == "TEXT_SEARCH"
+    assert body["mode"] == "HYBRID"
     assert "Inception" in [i["movie"]["title"] for i in body["items"]]
     body = api.data(query, {"q": "toys that come to life when nobody is watching"})["searchMovies"]
     assert any(i["movie"]["title"].startswith("Toy Story") for i in body["items"])

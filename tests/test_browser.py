@@ -245,3 +245,36 @@ def test_hybrid_reasons_and_people_who_liked_this_also_liked(trained_url: str, b
     assert len(card_titles(browser, ".also-liked")) >= 1
     screenshot(browser, "spa-movie-also-liked")
     assert console_errors(browser) == []
+
+
+def test_search_forgives_typos_finds_directors_and_pages_on(base_url: str, browser: WebDriver) -> None:
+    browser.get(f"{base_url}/#/?q=Incepton")
+    wait(browser, ".results .card")
+    first = browser.find_element(By.CSS_SELECTOR, ".results .card")
+    assert first.find_element(By.CSS_SELECTOR, ".card-title").text == "Inception"
+    assert "title" in [b.text for b in first.find_elements(By.CSS_SELECTOR, ".badge")]
+
+    search = wait(browser, "#search-input")
+    search.clear()
+    search.send_keys("Christopher Nolan", Keys.ENTER)
+    wait(browser, ".results h2", "Christopher Nolan")
+    cards = browser.find_elements(By.CSS_SELECTOR, ".results .card")
+    nolan = {"Inception", "The Dark Knight", "Interstellar", "Dunkirk", "Memento", "The Prestige", "Batman Begins",
+             "The Dark Knight Rises"}  # fmt: skip
+    assert {c.find_element(By.CSS_SELECTOR, ".card-title").text for c in cards[:8]} == nolan
+    assert all("director/cast" in c.text for c in cards[:8])
+    screenshot(browser, "spa-search-director")
+
+    # More results appends the next page once; the genre picker narrows the list.
+    shown = len(cards)
+    wait(browser, "#more-results")
+    # Two clicks in one go: the first disables the button, so one page comes, not two.
+    browser.execute_script("const b = document.querySelector('#more-results'); b.click(); b.click();")
+    WebDriverWait(browser, 30).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".results .card")) > shown)
+    WebDriverWait(browser, 30).until(lambda d: d.find_element(By.CSS_SELECTOR, "#more-results").text == "More results")
+    titles = card_titles(browser, ".results")
+    assert len(titles) == len(set(titles)) == 2 * shown
+    picker = wait(browser, "#genre-picker option[value='War']")
+    picker.click()
+    wait(browser, ".results h2", "in War")
+    assert "Dunkirk" in card_titles(browser, ".results")

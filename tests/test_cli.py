@@ -40,7 +40,7 @@ def test_concurrent_migrate_commands(database_url: str) -> None:
     assert [p.returncode for p in procs] == [0, 0]
     assert outputs == [
         "migrations: applied 0001_catalogue\nmigrations: applied 0002_jobs\nmigrations: applied 0003_recommender\n"
-        "migrations: applied 0004_rating_stats",
+        "migrations: applied 0004_rating_stats\nmigrations: applied 0005_search\nmigrations: applied 0006_sources",
         "migrations: nothing to do",
     ]
 

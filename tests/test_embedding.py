@@ -13,7 +13,7 @@ from app.catalogue.importers.pipeline import import_movies
 from app.catalogue.importers.records import MovieRecord
 from app.embeddings.model import SentenceTransformerEmbedder
 from app.embeddings.pipeline import EmbeddingBusy, embed_movies
-from app.embeddings.text import MovieContent, content_hash, embedding_text
+from app.embeddings.text import RECIPE_VERSION, MovieContent, content_hash, embedding_text
 from tests.fakes import FakeEmbedder
 from tests.seeding import seed_movies
 
@@ -157,3 +157,43 @@ async def test_real_model_neighbours_make_sense(conn: asyncpg.Connection, model:
     assert {"Toy Story 2", "Toy Story 3"} <= set(await nearest(862, 3))
     assert "The Lord of the Rings: The Two Towers" in await nearest(120, 3)
     assert "The Godfather Part II" in await nearest(238, 3)
+
+
+async def test_passages_are_written_and_replaced_with_the_films_vector(
+    conn: asyncpg.Connection, fake_embedder: FakeEmbedder
+) -> None:
+    record = MovieRecord(
+        title="Inception", year=2010, source="t", source_key="1",
+        overview="Inception is a 2010 film by Christopher Nolan. A thief steals secrets from people's dreams.",
+    )  # fmt: skip
+    await import_movies(conn, [("f", record)], "source_key")
+    await embed_movies(conn, fake_embedder)
+    movie = await conn.fetchval("SELECT id FROM movies")
+    stored = await conn.fetch("SELECT ordinal, embedding FROM movie_passages WHERE movie_id = $1 ORDER BY 1", movie)
+    assert [r["ordinal"] for r in stored] == [0, 1]
+    expected = fake_embedder.vector("A thief steals secrets from people's dreams.")
+    assert np.allclose(stored[1]["embedding"].to_numpy(), expected, atol=1e-6)
+    shorter = MovieRecord(
+        title="Inception", year=2010, source="t", source_key="1", overview="One sentence is left here."
+    )
+    await import_movies(conn, [("f", shorter)], "source_key")
+    await embed_movies(conn, fake_embedder)
+    assert await conn.fetchval("SELECT count(*) FROM movie_passages WHERE movie_id = $1", movie) == 1
+    await import_movies(conn, [("f", MovieRecord(title="Inception", source="t", source_key="1"))], "source_key")
+    await embed_movies(conn, fake_embedder)
+    assert await conn.fetchval("SELECT count(*) FROM movie_passages") == 0  # a thin record has none
+
+
+async def test_a_changed_recipe_rehashes_and_re_embeds_once(
+    conn: asyncpg.Connection, fake_embedder: FakeEmbedder
+) -> None:
+    await seed_movies(conn, 12)
+    await embed_movies(conn, fake_embedder)
+    # As if these hashes were computed by an older recipe.
+    await conn.execute("UPDATE movies SET content_hash = 'old', embedded_hash = 'old'")
+    await conn.execute("UPDATE embedding_recipe SET version = '1'")
+    rerun = await embed_movies(conn, fake_embedder)
+    assert rerun.embedded == 12
+    assert await conn.fetchval("SELECT version FROM embedding_recipe") == RECIPE_VERSION
+    assert await conn.fetchval("SELECT count(*) FROM movies WHERE content_hash = 'old'") == 0
+    assert (await embed_movies(conn, fake_embedder)).embedded == 0

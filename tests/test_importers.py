@@ -167,7 +167,8 @@ async def test_movielens_matches_by_title_and_year_and_never_invents(conn: async
 
 async def test_movielens_prefers_links(conn: asyncpg.Connection, tmp_path: Path) -> None:
     await import_demo(conn)
-    fight_club = MovieRecord(title="Fight Club", year=1999, source="test", source_key="fc", imdb_id="tt0137523")
+    # Another record of the film under its IMDb id alone (a different title, so the importer keeps it apart).
+    fight_club = MovieRecord(title="Fight Club: Cut", year=1999, source="test", source_key="fc", imdb_id="tt0137523")
     await import_movies(conn, [("test", fight_club)], "source_key")
     summary = await import_movielens(conn, write_movielens(tmp_path, "movielens_links"))
     assert summary.extra["movies matched"] == "2 of 2 (100.0%)"

@@ -15,29 +15,45 @@ from app.catalogue.importers.records import MovieRecord, RowError
 from app.embeddings import outbox
 from app.embeddings.text import content_hash
 from app.errors import BadUserInput, NotFound, check_limit
-from app.search.filters import MovieFilter
+from app.search.filters import RATED_AVERAGE, MovieFilter
 
 # Everything the API's Movie type shows, plus how many ratings the movie has (its popularity, kept
 # by triggers in movie_rating_stats).
 # Other modules select it beside their own columns (`FROM movies m`).
-MOVIE_COLUMNS = """m.id, m.tmdb_id, m.imdb_id, m.title, m.year, m.overview, m.genres, m.keywords,
-    m.cast_members, m.director, m.vote_average, m.vote_count, m.popularity, m.poster_url,
+# A source without votes (Wikipedia) shows the mean of movierec's own ratings on the same 0-10 scale,
+# live from the trigger-kept stats; vote_source says which it is.
+MOVIE_COLUMNS = f"""m.id, m.tmdb_id, m.imdb_id, m.title, m.year, m.overview, m.genres, m.keywords,
+    m.cast_members, m.director, m.popularity, m.poster_url, m.has_overview,
     m.embedding IS NOT NULL AS has_embedding, m.embedded_at,
-    coalesce((SELECT rs.ratings FROM movie_rating_stats rs WHERE rs.movie_id = m.id), 0) AS rating_count"""
+    coalesce((SELECT rs.ratings FROM movie_rating_stats rs WHERE rs.movie_id = m.id), 0) AS rating_count,
+    coalesce(m.vote_average, round({RATED_AVERAGE}, 2)::real) AS vote_average,
+    CASE WHEN m.vote_average IS NOT NULL THEN m.vote_count
+         ELSE (SELECT nullif(rs.ratings, 0)::int FROM movie_rating_stats rs WHERE rs.movie_id = m.id) END AS vote_count,
+    CASE WHEN m.vote_average IS NOT NULL THEN 'catalogue'
+         WHEN {RATED_AVERAGE} IS NOT NULL THEN 'ratings' END AS vote_source"""
 
 MOVIES_BY_IDS = f"SELECT {MOVIE_COLUMNS} FROM movies m WHERE m.id = ANY($1::bigint[])"
 MOVIE_ID_BY_TMDB_ID = "SELECT id FROM movies WHERE tmdb_id = $1"
 COUNT_MOVIES = "SELECT count(*) FROM movies"
 
-# Keyset pagination over (lower(title), id); $1 is an ILIKE pattern or NULL, then the filter.
-_AFTER = 2 + MovieFilter.PARAMETERS
+# Keyset pagination over (lower(title), id); the filter first, then the cursor.
+_AFTER = 1 + MovieFilter.PARAMETERS
 LIST_MOVIES = f"""
 SELECT {MOVIE_COLUMNS}, lower(m.title) AS sort_title
 FROM movies m
-WHERE ($1::text IS NULL OR m.title ILIKE $1) AND {MovieFilter.clause(2)}
+WHERE {MovieFilter.clause(1)}
   AND (${_AFTER}::text IS NULL OR (lower(m.title), m.id) > (${_AFTER}::text, ${_AFTER + 1}::bigint))
 ORDER BY lower(m.title), m.id
 LIMIT ${_AFTER + 2}
+"""
+
+# Genre names as the catalogue spells them most often, counted case-insensitively.
+GENRE_COUNTS = """
+SELECT mode() WITHIN GROUP (ORDER BY g) AS name, count(DISTINCT m.id) AS movies
+FROM movies m, unnest(m.genres) AS g
+GROUP BY movierec_fold(g)
+ORDER BY movies DESC, name
+LIMIT $1
 """
 
 # A content change gives a new content_hash; clearing embedded_hash marks the movie stale while
@@ -102,7 +118,6 @@ def _encode_cursor(title: str, movie_id: int) -> str:
 
 
 MAX_CURSOR = 1_000
-MAX_SEARCH = 200
 
 
 def _decode_cursor(cursor: str) -> tuple[str, int]:
@@ -117,22 +132,19 @@ def _decode_cursor(cursor: str) -> tuple[str, int]:
         raise BadUserInput("after is not a cursor this API returned") from None
 
 
-async def list_movies(
-    conn: asyncpg.Connection, search: str | None, movie_filter: MovieFilter, first: int, after: str | None
-) -> MoviePage:
-    """Movies whose title contains `search`, by title, `first` at a time after the cursor."""
+async def list_movies(conn: asyncpg.Connection, movie_filter: MovieFilter, first: int, after: str | None) -> MoviePage:
+    """Movies by title, `first` at a time after the cursor."""
     check_limit(first, name="first")
-    if search is not None and len(search) > MAX_SEARCH:
-        raise BadUserInput(f"search is longer than {MAX_SEARCH} characters")
-    pattern = None
-    if search and search.strip():
-        escaped = search.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        pattern = f"%{escaped}%"
     title, last_id = _decode_cursor(after) if after else (None, None)
-    rows = await conn.fetch(LIST_MOVIES, pattern, *movie_filter.params(), title, last_id, first + 1)
+    rows = await conn.fetch(LIST_MOVIES, *movie_filter.params(), title, last_id, first + 1)
     movies = [dict(row) for row in rows[:first]]
     cursor = _encode_cursor(movies[-1]["sort_title"], movies[-1]["id"]) if movies else None
     return MoviePage(movies=movies, end_cursor=cursor, has_next_page=len(rows) > first)
+
+
+async def genre_counts(conn: asyncpg.Connection, limit: int) -> list[tuple[str, int]]:
+    """The catalogue's genres with their film counts, most common first."""
+    return [(row["name"], row["movies"]) for row in await conn.fetch(GENRE_COUNTS, limit)]
 
 
 async def upsert_movie(conn: asyncpg.Connection, movie_id: int | None, changes: Mapping[str, Any]) -> tuple[int, bool]:

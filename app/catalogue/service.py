@@ -49,12 +49,15 @@ class Catalogue:
         async with self._pool.acquire() as conn:
             return await movies.movie_id_by_tmdb_id(conn, tmdb_id)
 
-    async def list_movies(
-        self, search: str | None, movie_filter: MovieFilter, first: int, after: str | None
-    ) -> MoviePage:
-        """A page of the title search."""
+    async def list_movies(self, movie_filter: MovieFilter, first: int, after: str | None) -> MoviePage:
+        """A page of movies by title."""
         async with self._pool.acquire() as conn:
-            return await movies.list_movies(conn, search, movie_filter, first, after)
+            return await movies.list_movies(conn, movie_filter, first, after)
+
+    async def genres(self, limit: int) -> list[tuple[str, int]]:
+        """Genres with their film counts, most common first."""
+        async with self._pool.acquire() as conn:
+            return await movies.genre_counts(conn, limit)
 
     async def upsert_movie(self, movie_id: int | None, changes: Mapping[str, Any]) -> int:
         """Create a movie or change its sent fields in one transaction; a content change queues its re-embedding."""

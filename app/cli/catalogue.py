@@ -9,6 +9,7 @@ from typing import Annotated
 import asyncpg
 import typer
 
+from app.catalogue.dedupe import dedupe as merge_duplicates
 from app.catalogue.importers.demo import import_demo
 from app.catalogue.importers.formats import Format, import_file
 from app.catalogue.importers.jsonstream import MalformedFile
@@ -161,3 +162,14 @@ async def setup(conn: asyncpg.Connection, settings: Settings) -> list[str]:
     lines += await embed_stale(conn, settings)
     lines += await build_index(conn, settings)
     return lines + (await collect_stats(conn, settings.embedding_model)).lines()
+
+
+@cli.command()
+@database_command()
+async def dedupe(
+    conn: asyncpg.Connection,
+    settings: Settings,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would be merged, change nothing")] = False,
+) -> list[str]:
+    """Merge films stored twice by different sources (ratings and source keys follow the kept film)."""
+    return (await merge_duplicates(conn, dry_run=dry_run)).lines()

@@ -10,12 +10,15 @@ import asyncpg
 import typer
 
 from app.cli.base import Output, cli, database_command
-from app.db.connections import init_connection
+from app.db.connections import create_pool, init_connection, resolve_database_url
 from app.db.migrate import pending_migrations
-from app.embeddings.model import model_dimension
+from app.embeddings.model import load_embedder, model_dimension
 from app.evaluation.evaluate import EvaluationConfig, table
 from app.evaluation.evaluate import evaluate as run_evaluation
+from app.evaluation.search import evaluate_search, search_table
 from app.pages import missing_graphiql_assets
+from app.search.service import Search
+from app.search.vectors import VectorSearch, session_settings
 from app.settings import Settings
 from app.status.doctor import Check, run_checks
 from app.status.stats import collect_stats
@@ -65,3 +68,24 @@ async def evaluate(
     if json_path is not None:
         json_path.write_text(json.dumps({"config": vars(config), "results": results}, indent=2) + "\n")
     return table(results, k)
+
+
+@cli.command(name="evaluate-search")
+@database_command()
+async def evaluate_search_command(
+    conn: asyncpg.Connection,
+    settings: Settings,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Also write the results as JSON")] = None,
+) -> list[str]:
+    """Search quality: the labelled queries (app/evaluation/search_queries.json) per mode and class."""
+    url = await resolve_database_url(settings)
+    pool = await create_pool(url, min_size=1, max_size=2, server_settings=session_settings(settings))
+    try:
+        search = Search(pool, settings, VectorSearch(settings, settings_on_connection=True), load_embedder(settings))
+        results = await evaluate_search(search, conn)
+    finally:
+        await pool.close()
+    if json_path is not None:
+        json_path.write_text(json.dumps(results, indent=1) + "\n")
+    skipped = [f"not in this catalogue, left out: {text}" for text in results["unlabelled"]]
+    return [*search_table(results), *skipped]

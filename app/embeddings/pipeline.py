@@ -14,7 +14,8 @@ import numpy as np
 from tqdm import tqdm
 
 from app.embeddings.model import Embedder
-from app.embeddings.text import MovieContent, embedding_text
+from app.embeddings.recipe import rehash_if_recipe_changed
+from app.embeddings.text import content_from_row, embedding_text, passages
 from app.vectors import FloatArray
 
 log = logging.getLogger(__name__)
@@ -52,8 +53,18 @@ CREATE TEMP TABLE IF NOT EXISTS embedding_staging (
 ) ON COMMIT DELETE ROWS
 """
 
+CREATE_PASSAGE_STAGING = """
+CREATE TEMP TABLE IF NOT EXISTS passage_staging (
+    movie_id bigint NOT NULL,
+    ordinal smallint NOT NULL,
+    embedding vector({dimension}) NOT NULL
+) ON COMMIT DELETE ROWS
+"""
+
 STAGING_TABLE = "embedding_staging"
 STAGING_COLUMNS = ("id", "embedding", "content_hash")
+PASSAGE_STAGING_TABLE = "passage_staging"
+PASSAGE_STAGING_COLUMNS = ("movie_id", "ordinal", "embedding")
 
 # embedded_hash records the text the vector was made from; if the movie changed while it
 # was being encoded, the hashes differ and the next run picks it up again.
@@ -62,6 +73,14 @@ UPDATE movies AS m
 SET embedding = s.embedding, embedding_model = $1, embedded_hash = s.content_hash, embedded_at = now()
 FROM embedding_staging AS s
 WHERE m.id = s.id
+"""
+
+# A movie's passages are replaced with its vector, in the same transaction: never a mix of texts.
+# Two statements: a data-modifying CTE's DELETE is invisible to the INSERT beside it.
+APPLY_PASSAGE_STAGING = """
+DELETE FROM movie_passages p USING embedding_staging s WHERE p.movie_id = s.id;
+INSERT INTO movie_passages (movie_id, ordinal, embedding)
+SELECT movie_id, ordinal, embedding FROM passage_staging
 """
 
 START_RUN = """
@@ -114,16 +133,12 @@ class EmbedResult:
         return self.embedded / self.seconds if self.seconds else 0.0
 
 
-def _content(row: asyncpg.Record) -> MovieContent:
-    return MovieContent(
-        title=row["title"],
-        year=row["year"],
-        overview=row["overview"],
-        genres=row["genres"],
-        keywords=row["keywords"],
-        director=row["director"],
-        cast=row["cast_members"],
-    )
+@dataclass(frozen=True)
+class Encoded:
+    """A movie's vector and its passages' vectors."""
+
+    film: FloatArray
+    passages: list[FloatArray]
 
 
 def _encode_each(embedder: Embedder, texts: Sequence[str]) -> list[FloatArray | None]:
@@ -150,28 +165,50 @@ class _Run:
         )
         return rows
 
-    async def encode(self, rows: Sequence[asyncpg.Record]) -> list[FloatArray | None]:
-        texts = [embedding_text(_content(row)) for row in rows]
+    async def encode(self, rows: Sequence[asyncpg.Record]) -> list[Encoded | None]:
+        """Each movie's vector and its passages' vectors; None for a movie whose text would not encode."""
+        contents = [content_from_row(row) for row in rows]
+        pieces = [passages(content) for content in contents]
+        # One call for films and passages: the model sorts by length, so mixing them pads little.
+        texts = [embedding_text(content) for content in contents] + [p for each in pieces for p in each]
         try:
-            vectors = await asyncio.to_thread(self.embedder.encode, texts)
-            return list(vectors)
+            vectors: list[FloatArray | None] = list(await asyncio.to_thread(self.embedder.encode, texts))
         except Exception:
-            log.warning("a batch of %d failed to encode; retrying one by one", len(texts))
-            return await asyncio.to_thread(_encode_each, self.embedder, texts)
+            log.warning("a batch of %d texts failed to encode; retrying one by one", len(texts))
+            vectors = await asyncio.to_thread(_encode_each, self.embedder, texts)
+        out: list[Encoded | None] = []
+        cursor = len(contents)
+        for i, each in enumerate(pieces):
+            parts = vectors[cursor : cursor + len(each)]
+            cursor += len(each)
+            film = vectors[i]
+            out.append(None if film is None else Encoded(film, [v for v in parts if v is not None]))
+        return out
 
-    async def write(self, rows: Sequence[asyncpg.Record], vectors: Sequence[FloatArray | None]) -> None:
+    async def write(self, rows: Sequence[asyncpg.Record], vectors: Sequence[Encoded | None]) -> None:
         records = [
-            (row["id"], np.asarray(vector, dtype=np.float32), row["content_hash"])
-            for row, vector in zip(rows, vectors, strict=True)
-            if vector is not None
+            (row["id"], np.asarray(encoded.film, dtype=np.float32), row["content_hash"])
+            for row, encoded in zip(rows, vectors, strict=True)
+            if encoded is not None
+        ]
+        # Passage 0 is the film's own vector: meaning search scans one index for films and sentences.
+        passage_records = [
+            (row["id"], ordinal, np.asarray(vector, dtype=np.float32))
+            for row, encoded in zip(rows, vectors, strict=True)
+            if encoded is not None
+            for ordinal, vector in enumerate([encoded.film, *encoded.passages])
         ]
         async with self.conn.transaction():
             await self.conn.copy_records_to_table(STAGING_TABLE, records=records, columns=STAGING_COLUMNS)
+            await self.conn.copy_records_to_table(
+                PASSAGE_STAGING_TABLE, records=passage_records, columns=PASSAGE_STAGING_COLUMNS
+            )
             await self.conn.execute(APPLY_STAGING, self.embedder.model_name)
+            await self.conn.execute(APPLY_PASSAGE_STAGING)
         self.result.embedded += len(records)
         self.result.failed += len(rows) - len(records)
         self.result.title_only += sum(
-            1 for row, v in zip(rows, vectors, strict=True) if v is not None and _content(row).title_only
+            1 for row, v in zip(rows, vectors, strict=True) if v is not None and content_from_row(row).title_only
         )
         await self.conn.execute(
             UPDATE_RUN_COUNTS,
@@ -199,10 +236,14 @@ async def embed_movies(
         raise EmbeddingBusy("another embedding run is in progress")
     try:
         await conn.execute(MARK_ABANDONED_RUNS)
+        rehashed = await rehash_if_recipe_changed(conn)
+        if rehashed:
+            log.info("the embedding recipe changed: %d movies will be re-embedded", rehashed)
         run = await conn.fetchrow(START_RUN, trigger, embedder.model_name, full, job_id)
         result = EmbedResult(run_id=run["id"])
         cutoff = run["started_at"] if full else None
         await conn.execute(CREATE_STAGING.format(dimension=int(embedder.dimension)))
+        await conn.execute(CREATE_PASSAGE_STAGING.format(dimension=int(embedder.dimension)))
         counts = await conn.fetchrow(COUNT_STALE, embedder.model_name, cutoff)
         result.skipped = counts["total"] - counts["stale"]
         started = time.perf_counter()
@@ -240,7 +281,7 @@ async def _pipeline(
     # and reads batch N+1, so the database work hides behind the encoding.
     batches = 0
     with tqdm(total=stale, desc="embedding", unit=" movies", disable=not progress) as bar:
-        done: tuple[list[asyncpg.Record], list[FloatArray | None]] | None = None
+        done: tuple[list[asyncpg.Record], list[Encoded | None]] | None = None
         batch = await run.fetch(0, cutoff, batch_size)
         while batch:
             encoding = asyncio.ensure_future(run.encode(batch))

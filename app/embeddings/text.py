@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 # all-MiniLM-L6-v2 reads 256 word pieces and drops the rest. The short, structured fields
 # come first so truncation only ever trims the end of a long overview; the caps below keep
@@ -12,7 +14,8 @@ from dataclasses import dataclass, field
 MAX_CAST = 6
 MAX_KEYWORDS = 12
 MAX_OVERVIEW_WORDS = 150
-RECIPE_VERSION = "1"
+# "2": each overview sentence also gets a passage vector (movie_passages).
+RECIPE_VERSION = "2"
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,19 @@ class MovieContent:
     def title_only(self) -> bool:
         """True when nothing but the title (and year) describes the movie."""
         return not (self.overview.strip() or self.genres or self.keywords or self.director or self.cast)
+
+
+def content_from_row(row: Mapping[str, Any]) -> MovieContent:
+    """A stored movie's content (a row with the movies table's column names)."""
+    return MovieContent(
+        title=row["title"],
+        year=row["year"],
+        overview=row["overview"],
+        genres=row["genres"],
+        keywords=row["keywords"],
+        director=row["director"],
+        cast=row["cast_members"],
+    )
 
 
 def _clip_words(text: str, limit: int) -> str:
@@ -62,3 +78,18 @@ def content_hash(movie: MovieContent) -> str:
     digest = hashlib.sha256(f"recipe:{RECIPE_VERSION}\n".encode())
     digest.update(embedding_text(movie).encode("utf-8"))
     return digest.hexdigest()
+
+
+# Sentence ends: a stop, then space, then what starts a sentence. Abbreviations ("Dr. No") split
+# too early now and then; a passage of a few words is dropped below, so that costs little.
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(])")
+# A film's first sentences carry its plot in a Wikipedia lead or a TMDB overview; a short fragment
+# ("It grossed $5 million.") adds noise rather than meaning.
+MAX_PASSAGES = 8
+MIN_PASSAGE_WORDS = 4
+
+
+def passages(movie: MovieContent) -> list[str]:
+    """The overview's sentences (up to MAX_PASSAGES of at least MIN_PASSAGE_WORDS words), each embedded alone."""
+    sentences = (s.strip() for s in _SENTENCE_END.split(movie.overview))
+    return [s for s in sentences if len(s.split()) >= MIN_PASSAGE_WORDS][:MAX_PASSAGES]

@@ -15,6 +15,11 @@ def recall_at_k(ranked: Sequence[int], relevant: Set[int], k: int) -> float:
     return len(set(ranked[:k]) & relevant) / len(relevant) if relevant else 0.0
 
 
+def recall_of_needed(ranked: Sequence[int], relevant: Set[int], k: int, need: int) -> float:
+    """Share of `need` relevant movies found in the top k, capped at 1 (need 1: a hit)."""
+    return min(1.0, len(set(ranked[:k]) & relevant) / need) if need > 0 else 0.0
+
+
 def ndcg_at_k(ranked: Sequence[int], relevant: Set[int], k: int) -> float:
     """Binary-relevance NDCG: DCG of the top k over the DCG of a perfect top k."""
     dcg = sum(1.0 / math.log2(position + 2) for position, movie in enumerate(ranked[:k]) if movie in relevant)

@@ -43,7 +43,6 @@ class Strategy(enum.Enum):
     COLD_START_POPULAR = "cold_start_popular"
     SIMILAR_TO_MOVIE = "similar_to_movie"
     EXAMPLES = "examples"
-    TEXT_SEARCH = "text_search"
 
 
 @dataclass(frozen=True)
@@ -54,6 +53,14 @@ class Ranked:
     strategy: Strategy
     # How each item's score is made of its parts (personal lists); None where it is not a sum of them.
     weights: HybridWeights | None = None
+    offset: int = 0
+    has_more: bool = False
+
+
+def page(ranked: Ranked, offset: int, limit: int) -> Ranked:
+    """One page of a list ranked at least offset + limit + 1 deep (the extra item says more follow)."""
+    more = len(ranked.items) > offset + limit
+    return replace(ranked, items=ranked.items[offset : offset + limit], offset=offset, has_more=more)
 
 
 @dataclass(frozen=True)

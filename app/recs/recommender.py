@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 
 import asyncpg
 import numpy as np
 
 from app.embeddings.model import Embedder
-from app.errors import BadUserInput, NotFound, Unavailable, check_limit
+from app.errors import BadUserInput, NotFound, Unavailable, check_limit, check_page
 from app.recs.explain import Explanation, explain
 from app.recs.hybrid import load_hybrid_pools
 from app.recs.personal import needs_content, rank_personal
@@ -21,6 +20,7 @@ from app.recs.ranking import (
     Strategy,
     average_query,
     mmr,
+    page,
     rank_by_examples,
     rank_cold_start,
 )
@@ -63,9 +63,11 @@ class Recommender:
         diversity: float = 0.0,
         movie_filter: MovieFilter = NO_FILTER,
         unseen_by: int | None = None,
+        offset: int = 0,
     ) -> Ranked:
         """Movies nearest to `movie_id`'s own vector; optionally leaving out what a user rated."""
-        check_limit(limit)
+        check_page(limit, offset)
+        depth = offset + limit + 1  # one more than the page: whether more follow
         check_diversity(diversity)
         async with self.pool.acquire() as conn:
             candidates = await self.search.nearest(
@@ -75,7 +77,7 @@ class Recommender:
                 movie_filter=movie_filter,
                 exclude=[movie_id],
                 unseen_by=unseen_by,
-                limit=pool_size(limit) if diversity else limit,
+                limit=pool_size(depth) if diversity else depth,
             )
             if not candidates:
                 has_embedding = await conn.fetchval(MOVIE_HAS_EMBEDDING, movie_id)
@@ -83,19 +85,26 @@ class Recommender:
                     raise NotFound(f"movie {movie_id} does not exist")
                 if not has_embedding:
                     raise Unavailable(f"movie {movie_id} has no embedding yet; run `movierec embed`")
-        return Ranked(mmr(candidates, limit, diversity), Strategy.SIMILAR_TO_MOVIE)
+        return page(Ranked(mmr(candidates, depth, diversity), Strategy.SIMILAR_TO_MOVIE), offset, limit)
 
     async def for_user(
-        self, user_id: int, limit: int, *, diversity: float = 0.0, movie_filter: MovieFilter = NO_FILTER
+        self,
+        user_id: int,
+        limit: int,
+        *,
+        diversity: float = 0.0,
+        movie_filter: MovieFilter = NO_FILTER,
+        offset: int = 0,
     ) -> Ranked:
         """Personal recommendations: the hybrid, content + popularity, or popular films (see app/recs/personal.py).
 
         Usually one query (the model's candidates with their similarity); the profile and the content
         k-NN only when the model offers too few films or there is no model.
         """
-        check_limit(limit)
+        check_page(limit, offset)
+        depth = offset + limit + 1  # one more than the page: whether more follow
         check_diversity(diversity)
-        pool = pool_size(limit)
+        pool = pool_size(depth)
         async with self.pool.acquire() as conn:
             hybrid = (await load_hybrid_pools(conn, self.settings, [user_id], movie_filter, pool))[user_id]
             profile, content = None, []
@@ -105,13 +114,13 @@ class Recommender:
                     content = await self.search.nearest(
                         conn, profile, movie_filter=movie_filter, unseen_by=user_id, limit=pool
                     )
-            ranked = rank_personal(profile, content, hybrid, self.settings, limit, diversity)
+            ranked = rank_personal(profile, content, hybrid, self.settings, depth, diversity)
             if ranked is None:
                 popular = await self.search.popular(
-                    conn, movie_filter=movie_filter, unseen_by=user_id, limit=pool if diversity else limit
+                    conn, movie_filter=movie_filter, unseen_by=user_id, limit=pool if diversity else depth
                 )
-                ranked = Ranked(self._cold_start(popular, limit, diversity), Strategy.COLD_START_POPULAR)
-        return ranked
+                ranked = Ranked(self._cold_start(popular, depth, diversity), Strategy.COLD_START_POPULAR)
+        return page(ranked, offset, limit)
 
     async def for_users(self, user_ids: Sequence[int], limit: int) -> dict[int, Ranked]:
         """Recommendations for many users: a fixed number of queries whatever the number of users."""
@@ -157,9 +166,11 @@ class Recommender:
         *,
         diversity: float = 0.0,
         movie_filter: MovieFilter = NO_FILTER,
+        offset: int = 0,
     ) -> Ranked:
         """Movies like the liked examples and unlike the disliked ones; the examples never come back."""
-        check_limit(limit)
+        check_page(limit, offset)
+        depth = offset + limit + 1  # one more than the page: whether more follow
         check_diversity(diversity)
         positive, negative = list(dict.fromkeys(positive)), list(dict.fromkeys(negative))
         if not positive:
@@ -180,7 +191,7 @@ class Recommender:
                 raise Unavailable(f"movies without embeddings yet: {', '.join(map(str, unembedded))}")
             pos = np.stack([vectors[i].to_numpy() for i in positive]).astype(np.float32)
             neg = np.stack([vectors[i].to_numpy() for i in negative]).astype(np.float32) if negative else pos[:0]
-            pool = pool_size(limit)
+            pool = pool_size(depth)
             if strategy is ExampleStrategy.AVERAGE_VECTOR:
                 candidates = await self.search.nearest(
                     conn, average_query(pos, neg), movie_filter=movie_filter, exclude=examples, limit=pool
@@ -191,22 +202,8 @@ class Recommender:
                 )
                 unique = {c.id: c for group in per_example.values() for c in group}
                 candidates = sorted(unique.values(), key=lambda c: c.id)
-        return Ranked(rank_by_examples(candidates, pos, neg, strategy, limit, diversity), Strategy.EXAMPLES)
-
-    async def search_text(self, text: str, limit: int, *, movie_filter: MovieFilter = NO_FILTER) -> Ranked:
-        """Semantic search: movies nearest to the embedding of a free-text query."""
-        check_limit(limit)
-        query = text.strip()
-        if not query:
-            raise BadUserInput("the search text is empty")
-        if len(query) > 1000:
-            raise BadUserInput("the search text is longer than 1,000 characters")
-        if self.embedder is None:
-            raise Unavailable("semantic search needs the embedding model, which is not loaded")
-        vector = (await asyncio.to_thread(self.embedder.encode, [query]))[0]
-        async with self.pool.acquire() as conn:
-            candidates = await self.search.nearest(conn, vector, movie_filter=movie_filter, limit=limit)
-        return Ranked(mmr(candidates, limit, 0.0), Strategy.TEXT_SEARCH)
+        ranked = Ranked(rank_by_examples(candidates, pos, neg, strategy, depth, diversity), Strategy.EXAMPLES)
+        return page(ranked, offset, limit)
 
     async def explain(self, user_id: int, movie_id: int) -> Explanation:
         """Why `movie_id` suits the user: the rated movies it resembles and the parts of its score."""

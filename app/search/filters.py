@@ -5,35 +5,46 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+# The catalogue's vote average, else the mean of movierec's ratings (0-10): what a Movie shows.
+RATED_AVERAGE = (
+    "(SELECT rs.rating_sum * 2 / nullif(rs.ratings, 0) FROM movie_rating_stats rs WHERE rs.movie_id = m.id)"
+)
+
 
 @dataclass(frozen=True)
 class MovieFilter:
-    """Genres (any of), a year range, a minimum vote average and ids to leave out."""
+    """Genres (any of, any letter case), a year range, a minimum vote average and ids to leave out."""
 
     genres: tuple[str, ...] | None = None
     year_min: int | None = None
     year_max: int | None = None
     min_vote_average: float | None = None
     exclude_ids: tuple[int, ...] = ()
+    # Leave out thin records (only a title describes them): semantic lists do by default.
+    exclude_thin: bool = False
 
     # How many parameters `clause` uses; `params` returns them in the same order.
-    PARAMETERS = 5
+    PARAMETERS = 6
 
     @property
     def active(self) -> bool:
         """True when the filter removes anything."""
-        return any(v is not None for v in (self.genres, self.year_min, self.year_max, self.min_vote_average)) or bool(
-            self.exclude_ids
+        return (
+            any(v is not None for v in (self.genres, self.year_min, self.year_max, self.min_vote_average))
+            or bool(self.exclude_ids)
+            or self.exclude_thin
         )
 
     @staticmethod
     def clause(first: int) -> str:
-        """The filter over `m` (movies) as SQL, reading parameters $first .. $first + 4."""
-        g, y0, y1, v, ex = (f"${first + i}" for i in range(MovieFilter.PARAMETERS))
+        """The filter over `m` (movies) as SQL, reading parameters $first .. $first + PARAMETERS - 1."""
+        g, y0, y1, v, ex, thin = (f"${first + i}" for i in range(MovieFilter.PARAMETERS))
         return (
-            f"({g}::text[] IS NULL OR m.genres && {g}::text[]) AND ({y0}::int IS NULL OR m.year >= {y0}::int) "
-            f"AND ({y1}::int IS NULL OR m.year <= {y1}::int) AND ({v}::real IS NULL OR m.vote_average >= {v}::real) "
-            f"AND NOT (m.id = ANY(coalesce({ex}::bigint[], '{{}}')))"
+            f"({g}::text[] IS NULL OR m.genre_keys && movierec_fold_all({g}::text[])) "
+            f"AND ({y0}::int IS NULL OR m.year >= {y0}::int) AND ({y1}::int IS NULL OR m.year <= {y1}::int) "
+            f"AND ({v}::real IS NULL OR coalesce(m.vote_average, {RATED_AVERAGE}) >= {v}::real) "
+            f"AND NOT (m.id = ANY(coalesce({ex}::bigint[], '{{}}'))) "
+            f"AND ({thin}::boolean IS NOT TRUE OR m.has_overview)"
         )
 
     def params(self) -> list[Any]:
@@ -44,6 +55,7 @@ class MovieFilter:
             self.year_max,
             self.min_vote_average,
             list(self.exclude_ids) or None,
+            self.exclude_thin,
         ]
 
 

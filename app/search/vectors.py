@@ -13,6 +13,7 @@ from pgvector import Vector
 from app.catalogue.movies import MOVIE_COLUMNS
 from app.recs.ranking import Candidate
 from app.search.filters import NO_FILTER, MovieFilter
+from app.search.fusion import TITLE_MIN_SIMILARITY
 from app.settings import Metric, Settings
 
 # Oversampling: rankers (popularity blend, MMR) choose from at least this many times `limit`.
@@ -25,7 +26,7 @@ def pool_size(limit: int) -> int:
     return max(limit * POOL_FACTOR, MIN_POOL)
 
 
-_OPERATORS: dict[Metric, str] = {"cosine": "<=>", "l2": "<->", "inner_product": "<#>"}
+DISTANCE_OPERATORS: dict[Metric, str] = {"cosine": "<=>", "l2": "<->", "inner_product": "<#>"}
 
 # The query vector: a parameter, or a movie's own vector kept inside SQL (an InitPlan, so the
 # index still applies).
@@ -40,7 +41,7 @@ def nearest_sql(metric: Metric, query_vector: str, *, exact: bool = False) -> st
     The indexed form orders by the distance operator itself so pgvector's index serves it; the
     exact form orders by an expression of it, which no index matches: a full, exact scan.
     """
-    distance = f"m.embedding {_OPERATORS[metric]} {query_vector}"
+    distance = f"m.embedding {DISTANCE_OPERATORS[metric]} {query_vector}"
     order = f"({distance}) + 0" if exact else distance
     exclude, viewer, limit = (f"${_AFTER_FILTER + i}" for i in range(3))
     return f"""
@@ -57,7 +58,7 @@ LIMIT {limit}
 
 def nearest_many_sql(metric: Metric) -> str:
     """k-nearest movies for each ($1 key, $2 vector) pair, with MovieFilter ($3..), exclusions, per-key viewer."""
-    distance = f"m.embedding {_OPERATORS[metric]} q.vector"
+    distance = f"m.embedding {DISTANCE_OPERATORS[metric]} q.vector"
     exclude, unseen_by_key, limit = (f"${3 + MovieFilter.PARAMETERS + i}" for i in range(3))
     return f"""
 SELECT q.key, c.*
@@ -77,11 +78,11 @@ CROSS JOIN LATERAL (
 
 NEAREST = {
     (metric, vector, exact): nearest_sql(metric, vector, exact=exact)
-    for metric in _OPERATORS
+    for metric in DISTANCE_OPERATORS
     for vector in (VECTOR_PARAM, MOVIE_VECTOR)
     for exact in (False, True)
 }
-NEAREST_MANY = {metric: nearest_many_sql(metric) for metric in _OPERATORS}
+NEAREST_MANY = {metric: nearest_many_sql(metric) for metric in DISTANCE_OPERATORS}
 
 # Cold start: movies many people rated well (count x mean = the sum of their ratings), the catalogue's
 # own votes breaking ties; the same
@@ -119,7 +120,12 @@ def to_candidate(row: Mapping[str, Any], metric: Metric) -> Candidate:
 
 def session_settings(settings: Settings) -> dict[str, str]:
     """HNSW's search settings as connection parameters: a pool opened with them needs no per-query SET."""
-    return {"hnsw.ef_search": str(int(settings.hnsw_ef_search)), "hnsw.iterative_scan": "strict_order"}
+    return {
+        "hnsw.ef_search": str(int(settings.hnsw_ef_search)),
+        "hnsw.iterative_scan": "strict_order",
+        # Title search's trigram index prunes at this similarity (app/search/hybrid.py filters at it too).
+        "pg_trgm.similarity_threshold": str(TITLE_MIN_SIMILARITY),
+    }
 
 
 CURRENT_EF_SEARCH = "SELECT current_setting('hnsw.ef_search', true)"
@@ -148,7 +154,8 @@ class VectorSearch:
             f" SET LOCAL hnsw.ef_search = {int(settings.hnsw_ef_search)};"
             " SET LOCAL hnsw.iterative_scan = strict_order;"
             f" SET LOCAL ivfflat.probes = {int(ivfflat_probes)};"
-            " SET LOCAL ivfflat.iterative_scan = relaxed_order"
+            " SET LOCAL ivfflat.iterative_scan = relaxed_order;"
+            f" SET LOCAL pg_trgm.similarity_threshold = {TITLE_MIN_SIMILARITY}"
         )
 
     @asynccontextmanager

@@ -17,7 +17,9 @@ COVERAGE = """
 SELECT count(*) AS total,
        count(*) FILTER (WHERE embedding IS NOT NULL) AS with_embedding,
        count(*) FILTER (WHERE embedding IS NOT NULL AND embedded_hash = content_hash
-                          AND embedding_model = $1) AS current
+                          AND embedding_model = $1) AS current,
+       count(*) FILTER (WHERE NOT has_overview) AS thin,
+       (SELECT count(*) FROM movie_passages WHERE ordinal > 0) AS passages
 FROM movies
 """
 
@@ -38,6 +40,8 @@ class Stats:
     index: IndexInfo | None
     last_run: dict[str, Any] | None
     recommender: dict[str, Any] | None = None
+    thin_movies: int = 0  # only a title describes them: left out of semantic lists by default
+    passages: int = 0  # sentence vectors searched beside the films' own
 
     @property
     def coverage(self) -> float:
@@ -50,6 +54,8 @@ class Stats:
             f"movies: {self.total_movies}",
             f"with embeddings: {self.with_embeddings} ({self.current_embeddings} current)",
             f"coverage: {self.coverage:.1f}%",
+            f"thin records (title only, left out of semantic lists): {self.thin_movies}",
+            f"passage vectors: {self.passages}",
             f"model: {self.model} ({self.dimension} dimensions)",
             f"users: {self.users}, ratings: {self.ratings}",
         ]
@@ -87,6 +93,8 @@ async def collect_stats(conn: asyncpg.Connection, model: str) -> Stats:
         total_movies=coverage["total"],
         with_embeddings=coverage["with_embedding"],
         current_embeddings=coverage["current"],
+        thin_movies=coverage["thin"],
+        passages=coverage["passages"],
         users=people["users"],
         ratings=people["ratings"],
         model=model,

@@ -7,7 +7,8 @@ from collections.abc import Iterable
 import asyncpg
 from tqdm import tqdm
 
-from app.catalogue.importers.records import BATCH_SIZE, Conflict, ImportSummary, MovieRecord, RowError, upsert_movies
+from app.catalogue.importers.matching import write_movies
+from app.catalogue.importers.records import BATCH_SIZE, Conflict, ImportSummary, MovieRecord, RowError
 
 # What a parser yields: where the row came from ("file:line") and the record or why it is bad.
 ParsedRow = tuple[str, MovieRecord | RowError]
@@ -45,7 +46,7 @@ async def import_movies(
             first_seen[key] = where
             batch.append(parsed)
             if len(batch) >= BATCH_SIZE:
-                await upsert_movies(conn, batch, conflict, summary)
+                await write_movies(conn, batch, summary)
                 batch = []
-        await upsert_movies(conn, batch, conflict, summary)
+        await write_movies(conn, batch, summary)
     return summary

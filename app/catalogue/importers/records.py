@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
-
-import asyncpg
 
 from app.embeddings.text import MovieContent, content_hash
 
@@ -21,51 +18,6 @@ _IMDB_ID = re.compile(r"tt\d{1,12}")
 MAX_TEXT = {"title": 1_000, "director": 200, "overview": 20_000, "poster_url": 2_000}
 MAX_NAME = {"genres": 60, "keywords": 100, "cast": 200}
 MAX_ENTRIES = {"genres": 20, "keywords": 50, "cast": 100}
-
-# Content columns an import writes; a row whose values all match is left alone ("unchanged").
-_CONTENT = (
-    "imdb_id",
-    "title",
-    "year",
-    "overview",
-    "genres",
-    "keywords",
-    "cast_members",
-    "director",
-    "vote_average",
-    "vote_count",
-    "popularity",
-    "poster_url",
-    "content_hash",
-)
-_ALL = ("source", "source_key", "tmdb_id", *_CONTENT)
-
-# One batch travels as a single jsonb array of records: one round trip, whatever its size.
-_RECORDSET = """jsonb_to_recordset($1::jsonb) AS r(
-    source text, source_key text, tmdb_id integer, imdb_id text, title text, year smallint,
-    overview text, genres text[], keywords text[], cast_members text[], director text,
-    vote_average real, vote_count integer, popularity real, poster_url text, content_hash text)"""
-
-
-def _upsert(conflict: str) -> str:
-    columns = ", ".join(_ALL)
-    updates = ", ".join(f"{c} = excluded.{c}" for c in _CONTENT)
-    before = ", ".join(f"m.{c}" for c in _CONTENT)
-    after = ", ".join(f"excluded.{c}" for c in _CONTENT)
-    return f"""
-INSERT INTO movies AS m ({columns})
-SELECT {columns} FROM {_RECORDSET}
-ON CONFLICT ({conflict}) DO UPDATE SET {updates}, updated_at = now()
-WHERE ({before}) IS DISTINCT FROM ({after})
-RETURNING (xmax = 0) AS inserted
-"""
-
-
-# Wikipedia and other sources without a global id: keyed by (source, source_key).
-UPSERT_MOVIES_BY_SOURCE_KEY = _upsert("source, source_key")
-# TMDB rows (and the demo catalogue) are keyed by their TMDB id.
-UPSERT_MOVIES_BY_TMDB_ID = _upsert("tmdb_id")
-
 
 class RowError(ValueError):
     """A row that cannot be imported; the message says why."""
@@ -187,6 +139,7 @@ class ImportSummary:
     updated: int = 0
     unchanged: int = 0
     skipped: int = 0
+    merged: int = 0  # of the updated and unchanged: records another source's film took in
     reasons: Counter[str] = field(default_factory=Counter)
     examples: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
@@ -211,6 +164,8 @@ class ImportSummary:
             f"inserted {self.inserted}, updated {self.updated}, unchanged {self.unchanged}, "
             f"skipped {self.skipped} (of {self.total})"
         ]
+        if self.merged:
+            out.append(f"  merged {self.merged} into films another source had already imported")
         out += [f"  skipped {count}: {reason}" for reason, count in self.reasons.most_common()]
         out += [f"  e.g. {example}" for example in self.examples[:5]]
         out += [f"{key}: {value}" for key, value in self.extra.items()]
@@ -218,22 +173,6 @@ class ImportSummary:
 
 
 Conflict = Literal["source_key", "tmdb_id"]
-
-
-async def upsert_movies(
-    conn: asyncpg.Connection, records: Sequence[MovieRecord], conflict: Conflict, summary: ImportSummary
-) -> None:
-    """Write one batch in one transaction and one round trip; count inserted/updated/unchanged."""
-    if not records:
-        return
-    query = UPSERT_MOVIES_BY_TMDB_ID if conflict == "tmdb_id" else UPSERT_MOVIES_BY_SOURCE_KEY
-    payload = json.dumps([record.as_row() for record in records])
-    async with conn.transaction():
-        rows = await conn.fetch(query, payload)
-    inserted = sum(1 for row in rows if row["inserted"])
-    summary.inserted += inserted
-    summary.updated += len(rows) - inserted
-    summary.unchanged += len(records) - len(rows)
 
 
 def batched(items: Iterable[MovieRecord], size: int = BATCH_SIZE) -> Iterator[list[MovieRecord]]:

@@ -3,9 +3,14 @@
 const MOVIE_CARD = `fragment MovieCard on Movie { id title year genres director ratingCount }`;
 
 export const SEARCH_MOVIES = `${MOVIE_CARD}
-query SearchMovies($query: String!, $limit: Int!) {
-  searchMovies(query: $query, limit: $limit) { items { similarity movie { ...MovieCard } } }
+query SearchMovies($query: String!, $limit: Int!, $offset: Int!, $filter: MovieFilter) {
+  searchMovies(query: $query, limit: $limit, offset: $offset, filter: $filter) {
+    hasMore usedMeaning
+    items { rank similarity matchedBy exactTitle movie { ...MovieCard } }
+  }
 }`;
+
+export const GENRES = `query Genres { genres(limit: 40) { name movies } }`;
 
 export const MOVIE_PAGE = `${MOVIE_CARD}
 query MoviePage($id: ID!, $limit: Int!) {

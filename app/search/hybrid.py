@@ -1,0 +1,129 @@
+"""The three retrievers of hybrid search: meaning (film and sentence vectors), full-text words (names,
+titles, keywords, overview) and title trigrams (typos), in two statements: the words' one runs while the
+query text is still being encoded, the meaning one once its vector is there.
+
+Each retriever is an index scan (HNSW, GIN tsvector, GIN trigram) returning at most `pool` films; a
+retriever that the mode leaves out is switched off by a parameter.
+Meaning is one HNSW scan over movie_passages (passage 0 is the film's own vector), a film scoring its
+best passage; under a filter, the films' own index is scanned too, with the filter inside the scan,
+so a selective filter still finds its films.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+
+from app.search.filters import MovieFilter
+from app.search.fusion import TITLE_MIN_SIMILARITY, RetrieverHit
+from app.search.vectors import DISTANCE_OPERATORS
+from app.settings import Metric
+
+# Longer texts are not titles: the trigram retriever is skipped for them (it would compare every
+# title sharing any of the text's trigrams, for nothing; a long title's words still match in full text).
+TITLE_MAX_WORDS = 6
+
+# A film has up to nine passages and its best one counts: the scan reads this many per film wanted.
+PASSAGES_PER_FILM = 2
+
+# Every hit also carries its notability input: ratings plus the catalogue's votes.
+_VOTES = """coalesce((SELECT rs.ratings FROM movie_rating_stats rs WHERE rs.movie_id = m.id), 0)
+    + coalesce(m.vote_count, 0) AS votes"""
+
+# $1 query vector, $2 pool, $3 filter active, $4.. MovieFilter, then include_thin.
+_SF = 4
+_THIN = _SF + MovieFilter.PARAMETERS
+
+
+def semantic_hits_sql(metric: Metric) -> str:
+    """Films nearest to the query vector by their own vector or their best sentence's."""
+    movie_filter = MovieFilter.clause(_SF)
+    return f"""
+WITH film_knn AS (
+    SELECT m.id, 1 - (m.embedding <=> $1::vector) AS similarity
+    FROM movies m
+    WHERE $3::boolean AND m.embedding IS NOT NULL AND {movie_filter}
+    ORDER BY m.embedding {DISTANCE_OPERATORS[metric]} $1::vector
+    LIMIT $2
+), passage_knn AS (
+    SELECT p.movie_id AS id, 1 - (p.embedding <=> $1::vector) AS similarity
+    FROM movie_passages p
+    ORDER BY p.embedding <=> $1::vector
+    LIMIT $2 * {PASSAGES_PER_FILM}
+), best AS (
+    SELECT id, max(similarity) AS score FROM (SELECT * FROM film_knn UNION ALL SELECT * FROM passage_knn) s GROUP BY id
+)
+SELECT 'semantic' AS source, m.id, b.score, false AS exact_title, false AS in_title, false AS in_people, {_VOTES}
+FROM best b JOIN movies m ON m.id = b.id
+WHERE (m.has_overview OR ${_THIN}::boolean) AND {movie_filter}
+"""
+
+
+# $1 text, $2 keyword text, $3 full-text retriever on, $4 title retriever on, $5 pool, $6.. MovieFilter.
+_WF = 6
+_WORD_FILTER = MovieFilter.clause(_WF)
+WORD_HITS = f"""
+WITH words AS (
+    SELECT websearch_to_tsquery('english', movierec_fold($2)) AS query, movierec_fold($1) AS folded
+), keyword AS (
+    SELECT m.id, ts_rank_cd(m.search_document, w.query, 1) AS score,
+           ts_filter(m.search_document, '{{a}}') @@ w.query AS in_title,
+           ts_filter(m.search_document, '{{b}}') @@ w.query AS in_people
+    FROM movies m, words w
+    WHERE $3::boolean AND m.search_document @@ w.query AND {_WORD_FILTER}
+    ORDER BY score DESC, m.id
+    LIMIT $5
+), title AS (
+    SELECT m.id, similarity(m.title_folded, w.folded) AS score, m.title_folded = w.folded AS exact_title
+    FROM movies m, words w
+    WHERE $4::boolean AND m.title_folded % w.folded AND similarity(m.title_folded, w.folded) >= {TITLE_MIN_SIMILARITY}
+      AND {_WORD_FILTER}
+    ORDER BY score DESC, m.id
+    LIMIT $5
+), hits AS (
+    SELECT 'keyword' AS source, id, score, false AS exact_title, in_title, in_people FROM keyword
+    UNION ALL
+    SELECT 'title', id, score, exact_title, true, false FROM title
+)
+SELECT h.*, {_VOTES}
+FROM hits h JOIN movies m ON m.id = h.id
+"""
+
+SEMANTIC_HITS = {metric: semantic_hits_sql(metric) for metric in DISTANCE_OPERATORS}
+
+
+def _hits(rows: Sequence[asyncpg.Record]) -> list[RetrieverHit]:
+    return [
+        RetrieverHit(
+            movie_id=row["id"],
+            source=row["source"],
+            score=float(row["score"]),
+            votes=int(row["votes"]),
+            exact_title=row["exact_title"],
+            in_title=row["in_title"],
+            in_people=row["in_people"],
+        )
+        for row in rows
+    ]
+
+
+async def semantic_hits(
+    conn: asyncpg.Connection, metric: Metric, vector: Any, *, pool: int, movie_filter: MovieFilter, include_thin: bool
+) -> list[RetrieverHit]:
+    """The meaning retriever's hits."""
+    rows = await conn.fetch(
+        SEMANTIC_HITS[metric], vector, pool, movie_filter.active, *movie_filter.params(), include_thin
+    )
+    return _hits(rows)
+
+
+async def word_hits(
+    conn: asyncpg.Connection, text: str, keyword_text: str, *, pool: int, movie_filter: MovieFilter
+) -> list[RetrieverHit]:
+    """The full-text and title retrievers' hits (titles only for texts of at most TITLE_MAX_WORDS words)."""
+    rows = await conn.fetch(
+        WORD_HITS, text, keyword_text, True, len(text.split()) <= TITLE_MAX_WORDS, pool, *movie_filter.params()
+    )
+    return _hits(rows)
