@@ -24,6 +24,7 @@ from graphql import (
     OperationDefinitionNode,
     SelectionSetNode,
     VariableNode,
+    value_from_ast_untyped,
 )
 from strawberry.extensions import ValidationCache
 
@@ -161,13 +162,22 @@ class _Walk:
         return len(value) if isinstance(value, list) else 1
 
 
+def _with_defaults(operation: OperationDefinitionNode, variables: Mapping[str, Any]) -> dict[str, Any]:
+    """The sent variables, and the defaults the operation declares for the others (`$limit: Int = 10`)."""
+    declared = {
+        d.variable.name.value: value_from_ast_untyped(d.default_value)
+        for d in operation.variable_definitions or ()
+        if d.default_value is not None
+    }
+    return {**declared, **variables}
+
+
 def measure(document: Any, operation_name: str | None, variables: Mapping[str, Any] | None) -> Measure:
     """The figures of the operation that would run (every operation when none is named)."""
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-    walk = _Walk(fragments, variables or {})
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     chosen = [o for o in operations if operation_name is None or (o.name and o.name.value == operation_name)]
-    figures = [walk.selection_set(o.selection_set) for o in chosen]
+    figures = [_Walk(fragments, _with_defaults(o, variables or {})).selection_set(o.selection_set) for o in chosen]
     return Measure(
         depth=max((f.depth for f in figures), default=0),
         aliases=max((f.aliases for f in figures), default=0),

@@ -170,18 +170,20 @@ async def test_passages_are_written_and_replaced_with_the_films_vector(
     await embed_movies(conn, fake_embedder)
     movie = await conn.fetchval("SELECT id FROM movies")
     stored = await conn.fetch("SELECT ordinal, embedding FROM movie_passages WHERE movie_id = $1 ORDER BY 1", movie)
-    assert [r["ordinal"] for r in stored] == [0, 1]
+    assert [r["ordinal"] for r in stored] == [0, 1, 2]  # the film's own vector, then each sentence
+    film = await conn.fetchval("SELECT embedding FROM movies WHERE id = $1", movie)
+    assert np.allclose(stored[0]["embedding"].to_numpy(), film.to_numpy(), atol=1e-6)
     expected = fake_embedder.vector("A thief steals secrets from people's dreams.")
-    assert np.allclose(stored[1]["embedding"].to_numpy(), expected, atol=1e-6)
+    assert np.allclose(stored[2]["embedding"].to_numpy(), expected, atol=1e-6)
     shorter = MovieRecord(
         title="Inception", year=2010, source="t", source_key="1", overview="One sentence is left here."
     )
     await import_movies(conn, [("f", shorter)], "source_key")
     await embed_movies(conn, fake_embedder)
-    assert await conn.fetchval("SELECT count(*) FROM movie_passages WHERE movie_id = $1", movie) == 1
+    assert await conn.fetchval("SELECT count(*) FROM movie_passages WHERE movie_id = $1", movie) == 2
     await import_movies(conn, [("f", MovieRecord(title="Inception", source="t", source_key="1"))], "source_key")
     await embed_movies(conn, fake_embedder)
-    assert await conn.fetchval("SELECT count(*) FROM movie_passages") == 0  # a thin record has none
+    assert await conn.fetchval("SELECT max(ordinal) FROM movie_passages") == 0  # a thin record: its own vector only
 
 
 async def test_a_changed_recipe_rehashes_and_re_embeds_once(

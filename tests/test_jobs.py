@@ -61,7 +61,8 @@ async def test_two_workers_refresh_once(conn: asyncpg.Connection, job_settings: 
     for w in workers:
         await w.close()
     runs = await conn.fetch("SELECT embedded FROM embedding_runs")
-    assert [r["embedded"] for r in runs] == [40]
+    # One run embeds everything; a worker whose tick comes after it finished finds nothing left.
+    assert sorted(r["embedded"] for r in runs)[-1] == 40 and sum(r["embedded"] for r in runs) == 40
     assert sum(embedder.calls) == 40
 
 

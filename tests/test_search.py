@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+from app.db.connections import create_pool
+from app.embeddings.model import SentenceTransformerEmbedder
+from app.evaluation.search import LabelledQuery, evaluate_search, ranked_ids
+from app.search.fusion import SearchMode
+from app.search.service import Search
+from app.search.vectors import VectorSearch, session_settings
+from app.settings import Settings
 from tests.api_support import Api
 
 SEARCH = """query($q: String!, $mode: SearchMode! = HYBRID, $limit: Int! = 10, $offset: Int! = 0,
@@ -84,7 +92,7 @@ def test_pages_follow_each_other_and_say_when_more_exist(api: Api) -> None:
 def test_bad_pages_and_modes_are_the_callers_error(api: Api) -> None:
     assert api.error_code(SEARCH, {"q": "dreams", "offset": 401}) == "BAD_USER_INPUT"
     assert api.error_code(SEARCH, {"q": "dreams", "offset": -1}) == "BAD_USER_INPUT"
-    assert api.error_code(SEARCH, {"q": "dreams", "limit": 101}) == "BAD_USER_INPUT"
+    assert api.error_code(SEARCH, {"q": "dreams", "limit": 101}, user=1) == "BAD_USER_INPUT"
     assert api.error_code(SEARCH, {"q": "dreams", "mode": "FUZZY"}) == "BAD_USER_INPUT"
 
 
@@ -119,8 +127,15 @@ def test_thin_records_stay_out_of_semantic_lists_unless_asked(api: Api) -> None:
         'mutation { upsertMovie(input: {title: "Dream Thief"}) { id hasOverview } }', admin=True, user=1
     )["upsertMovie"]
     assert thin["hasOverview"] is False
-    api.sql("UPDATE movies SET embedding = (SELECT embedding FROM movies WHERE title = 'Inception') WHERE id = $1",
-            int(thin["id"]))
+    # As the pipeline would store it if its title alone meant what Inception's text means.
+    api.sql(
+        "UPDATE movies SET embedding = (SELECT embedding FROM movies WHERE title = 'Inception') WHERE id = $1",
+        int(thin["id"]),
+    )
+    api.sql(
+        "INSERT INTO movie_passages (movie_id, ordinal, embedding) SELECT $1, 0, embedding FROM movies WHERE id = $1",
+        int(thin["id"]),
+    )
     inception = str(api.sql("SELECT id FROM movies WHERE title = 'Inception'")[0]["id"])
     query = (
         "query($id: ID!, $t: Boolean!) { similarMovies(movieId: $id, limit: 5, includeThin: $t) "
@@ -141,3 +156,28 @@ def test_a_search_costs_three_statements_at_most(api: Api) -> None:
     assert api.count_queries(SEARCH, {"q": "Christopher Nolan"}) == 3
     assert api.count_queries(SEARCH, {"q": "Nolan", "mode": "KEYWORD"}) == 2
     assert api.count_queries(SEARCH, {"q": "Nolan", "mode": "SEMANTIC"}) == 2
+
+
+def test_the_search_evaluation_measures_what_the_api_serves(api: Api, model: SentenceTransformerEmbedder) -> None:
+    async def evaluate() -> tuple[dict[str, Any], list[int]]:
+        settings = Settings(database_url=api.database_url)
+        pool = await create_pool(api.database_url, server_settings=session_settings(settings))
+        try:
+            service = Search(pool, settings, VectorSearch(settings, settings_on_connection=True), model)
+            queries = [
+                LabelledQuery("plot", "a thief who plants an idea inside dreams", ("Inception (2010)",), 1),
+                LabelledQuery("typo", "Incepton", ("Inception (2010)",), 1),
+                LabelledQuery("director", "Christopher Nolan", ("Memento (2000)", "Dunkirk (2017)"), 2),
+                LabelledQuery("title", "Not In This Catalogue", ("Nowhere (1999)",), 1),
+            ]
+            async with pool.acquire() as conn:
+                results = await evaluate_search(service, conn, queries)
+            page, _ = await ranked_ids(service, "Christopher Nolan", SearchMode.HYBRID)
+            return results, page
+        finally:
+            await pool.close()
+
+    results, page = asyncio.run(evaluate())
+    assert results["queries"] == 3 and results["unlabelled"] == ["Not In This Catalogue"]
+    assert results["HYBRID"]["classes"]["all"]["recall_at_10"] == 1.0
+    assert page == [int(i["movie"]["id"]) for i in search(api, "Christopher Nolan")["items"]]
