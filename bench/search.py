@@ -38,7 +38,9 @@ EVALUATION = ROOT / "docs" / "evaluation.md"
 RESULTS = ROOT / "docs" / "search-results.json"
 
 
-async def quality_and_latency(settings: Settings, dsn: str, rounds: int) -> tuple[dict[str, Any], dict[str, list[float]]]:
+async def quality_and_latency(
+    settings: Settings, dsn: str, rounds: int
+) -> tuple[dict[str, Any], dict[str, list[float]]]:
     """The evaluation's results, and per-path latencies in ms."""
     pool = await create_pool(dsn, min_size=1, max_size=2, server_settings=session_settings(settings))
     embedder = load_embedder(settings)
@@ -48,7 +50,10 @@ async def quality_and_latency(settings: Settings, dsn: str, rounds: int) -> tupl
         async with pool.acquire() as conn:
             results = await evaluate_search(search, conn)
         texts = [q.text for q in load_queries()]
-        times: dict[str, list[float]] = {"semantic-only (before)": [], **{f"searchMovies {m.name}": [] for m in SearchMode}}
+        times: dict[str, list[float]] = {
+            "semantic-only (before)": [],
+            **{f"searchMovies {m.name}": [] for m in SearchMode},
+        }
 
         async def before(text: str) -> None:
             vector = (await asyncio.to_thread(embedder.encode, [text]))[0]

@@ -161,8 +161,8 @@ def test_declared_defaults_and_deep_pages_are_costed() -> None:
     def cost(document: str, variables: dict[str, object] | None = None) -> int:
         return measure(parse(document), None, variables or {}).cost
 
-    defaulted = "query($n: Int = 10) { searchMovies(query: \"x\", limit: $n) { items { rank } } }"
+    defaulted = 'query($n: Int = 10) { searchMovies(query: "x", limit: $n) { items { rank } } }'
     assert cost(defaulted) == cost(defaulted, {"n": 10}) < cost(defaulted, {"n": 100})
-    first = '{ similarMovies(movieId: 1, limit: 10) { items { rank } } }'
-    deep = '{ similarMovies(movieId: 1, limit: 10, offset: 400) { items { rank } } }'
+    first = "{ similarMovies(movieId: 1, limit: 10) { items { rank } } }"
+    deep = "{ similarMovies(movieId: 1, limit: 10, offset: 400) { items { rank } } }"
     assert cost(deep) == cost(first) + 400 // 20

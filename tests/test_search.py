@@ -49,14 +49,22 @@ def test_typos_find_the_title_in_search_and_in_title_lookup(api: Api) -> None:
         page = search(api, typo, limit=3)
         assert page["items"][0]["movie"]["title"] == title, (typo, titles(page))
         assert "TITLE" in page["items"][0]["matchedBy"]
-        lookup = api.data('query($s: String!) { movies(search: $s, first: 3) { nodes { title } } }', {"s": typo})
+        lookup = api.data("query($s: String!) { movies(search: $s, first: 3) { nodes { title } } }", {"s": typo})
         assert lookup["movies"]["nodes"][0]["title"] == title
 
 
 def test_names_find_a_directors_films(api: Api) -> None:
     page = search(api, "Christopher Nolan", limit=10)
-    nolan = {"Inception", "The Dark Knight", "Batman Begins", "The Dark Knight Rises", "Interstellar", "The Prestige",
-             "Memento", "Dunkirk"}
+    nolan = {
+        "Inception",
+        "The Dark Knight",
+        "Batman Begins",
+        "The Dark Knight Rises",
+        "Interstellar",
+        "The Prestige",
+        "Memento",
+        "Dunkirk",
+    }
     assert set(titles(page)[:8]) == nolan
     assert all("PEOPLE" in item["matchedBy"] for item in page["items"][:8])
     cast = search(api, "Leonardo DiCaprio", mode="KEYWORD", limit=5)
@@ -123,9 +131,9 @@ def test_vote_average_falls_back_to_movierecs_own_ratings(api: Api) -> None:
 
 
 def test_thin_records_stay_out_of_semantic_lists_unless_asked(api: Api) -> None:
-    thin = api.data(
-        'mutation { upsertMovie(input: {title: "Dream Thief"}) { id hasOverview } }', admin=True, user=1
-    )["upsertMovie"]
+    thin = api.data('mutation { upsertMovie(input: {title: "Dream Thief"}) { id hasOverview } }', admin=True, user=1)[
+        "upsertMovie"
+    ]
     assert thin["hasOverview"] is False
     # As the pipeline would store it if its title alone meant what Inception's text means.
     api.sql(

@@ -39,9 +39,7 @@ VECTOR_EXTENSION_VERSION = "SELECT extversion FROM pg_extension WHERE extname = 
 # The column keeps its name; every vector is dropped because it has the wrong length.
 RESIZE_EMBEDDING_COLUMN = "ALTER TABLE movies ALTER COLUMN embedding TYPE vector({dimension}) USING NULL"
 # Passage vectors go with the film vectors; their index is rebuilt on the empty column at once.
-RESIZE_PASSAGES = (
-    "TRUNCATE movie_passages; ALTER TABLE movie_passages ALTER COLUMN embedding TYPE vector({dimension})"
-)
+RESIZE_PASSAGES = "TRUNCATE movie_passages; ALTER TABLE movie_passages ALTER COLUMN embedding TYPE vector({dimension})"
 # The vector index (app/search/index.py names it) depends on the column's type.
 DROP_VECTOR_INDEX = "DROP INDEX IF EXISTS movies_embedding_idx"
 CLEAR_EMBEDDING_STATE = "UPDATE movies SET embedding_model = NULL, embedded_hash = NULL, embedded_at = NULL"

@@ -6,9 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 # The catalogue's vote average, else the mean of movierec's ratings (0-10): what a Movie shows.
-RATED_AVERAGE = (
-    "(SELECT rs.rating_sum * 2 / nullif(rs.ratings, 0) FROM movie_rating_stats rs WHERE rs.movie_id = m.id)"
-)
+RATED_AVERAGE = "(SELECT rs.rating_sum * 2 / nullif(rs.ratings, 0) FROM movie_rating_stats rs WHERE rs.movie_id = m.id)"
 
 
 @dataclass(frozen=True)

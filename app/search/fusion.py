@@ -82,9 +82,7 @@ def notability(votes: int) -> float:
 
 def rank_source(hits: Iterable[RetrieverHit]) -> list[RetrieverHit]:
     """One retriever's hits best first: its score plus its weighted prior, ties by id."""
-    return sorted(
-        hits, key=lambda h: (-(h.score + PRIOR_WEIGHTS.get(h.source, 0.0) * notability(h.votes)), h.movie_id)
-    )
+    return sorted(hits, key=lambda h: (-(h.score + PRIOR_WEIGHTS.get(h.source, 0.0) * notability(h.votes)), h.movie_id))
 
 
 def source_weights(hits: Sequence[RetrieverHit]) -> dict[str, float]:

@@ -19,6 +19,7 @@ MAX_TEXT = {"title": 1_000, "director": 200, "overview": 20_000, "poster_url": 2
 MAX_NAME = {"genres": 60, "keywords": 100, "cast": 200}
 MAX_ENTRIES = {"genres": 20, "keywords": 50, "cast": 100}
 
+
 class RowError(ValueError):
     """A row that cannot be imported; the message says why."""
 
