@@ -15,7 +15,7 @@ from app.search.index import describe_index, ivfflat_probes
 from app.search.service import Search
 from app.search.vectors import VectorSearch, carries_session_settings
 from app.settings import Settings
-from app.status.stats import StatusReader
+from app.status.reader import StatusReader
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,10 @@ from app.embeddings import outbox
 from app.embeddings.model import load_embedder, model_dimension
 from app.embeddings.pipeline import EmbeddingBusy
 from app.embeddings.refresh import refresh_embeddings
-from app.queue.client import OUTBOX_FUNCTION, OUTBOX_JOB_ID, REFRESH_FUNCTION, TRAIN_FUNCTION
+from app.queue.client import INDEX_FUNCTION, OUTBOX_FUNCTION, OUTBOX_JOB_ID, REFRESH_FUNCTION, TRAIN_FUNCTION
 from app.queue.redis_server import redis_url_of
 from app.recs.training import TooFewRatings, TrainingBusy, train_recommender
+from app.search.index import ensure_index
 from app.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,14 @@ async def _refresh(ctx: dict[str, Any], *, full: bool, trigger: str) -> dict[str
         run.seconds,
     )
     return {"run_id": run.run_id, "embedded": run.embedded, "failed": run.failed, "outbox_done": outcome.outbox_done}
+
+
+async def rebuild_index_job(ctx: dict[str, Any]) -> dict[str, Any]:
+    """Rebuild the vector index (the API's rebuildVectorIndex): built beside the old one, swapped in once valid."""
+    async with ctx["pool"].acquire() as conn:
+        outcome = await ensure_index(conn, ctx["settings"], rebuild=True)
+    log.info("vector index: %s", outcome.message)
+    return {"index": outcome.message}
 
 
 async def refresh_job(ctx: dict[str, Any], *, full: bool = False, trigger: str = "on_demand") -> dict[str, Any]:
@@ -145,6 +154,7 @@ def functions_for(settings: Settings) -> list[Function]:
         func(refresh_job, name=REFRESH_FUNCTION, keep_result=0, timeout=timeout, max_tries=3),
         func(process_outbox, name=OUTBOX_FUNCTION, keep_result=0, timeout=timeout, max_tries=3),
         func(train_job, name=TRAIN_FUNCTION, keep_result=0, timeout=timeout, max_tries=3),
+        func(rebuild_index_job, name=INDEX_FUNCTION, keep_result=0, timeout=timeout, max_tries=3),
     ]
 
 

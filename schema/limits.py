@@ -49,6 +49,8 @@ FIELD_COSTS = {
     "embeddingRuns": 5,
     "recommenderModels": 5,
     "refreshEmbeddings": 10,
+    "rebuildVectorIndex": 10,
+    "health": 10,
     "trainRecommender": 10,
     "upsertMovie": 10,
 }

@@ -49,6 +49,14 @@ class Mutation:
         return Movie.from_row(row)
 
     @strawberry.mutation(
+        description="Queue a rebuild of the vector index (admin): built beside the old one, swapped in once valid. "
+        "Follow it with refreshJob(id).",
+        permission_classes=[IsAdmin],
+    )
+    async def rebuild_vector_index(self, info: Info) -> RefreshJob:
+        return RefreshJob.from_job(await info.context.services.jobs.enqueue_index_rebuild())
+
+    @strawberry.mutation(
         description="Queue an embedding refresh (admin); while one is queued or running, that one is returned.",
         permission_classes=[IsAdmin],
     )

@@ -8,6 +8,7 @@ from typing import Any
 import strawberry
 
 from app.queue.client import QueuedJob
+from app.status.doctor import Check
 from app.status.stats import Stats as StatsModel
 
 
@@ -77,6 +78,8 @@ class Stats:
     movies_with_embeddings: int
     current_embeddings: int
     coverage_percentage: float
+    stale_embeddings: int = strawberry.field(description="Movies whose text changed since their vector was made.")
+    missing_embeddings: int = strawberry.field(description="Movies with no vector yet.")
     thin_movies: int = strawberry.field(
         description="Films described by their title alone: left out of semantic search and similar lists by default."
     )
@@ -99,6 +102,8 @@ class Stats:
             movies_with_embeddings=s.with_embeddings,
             current_embeddings=s.current_embeddings,
             coverage_percentage=round(s.coverage, 2),
+            stale_embeddings=s.with_embeddings - s.current_embeddings,
+            missing_embeddings=s.total_movies - s.with_embeddings,
             thin_movies=s.thin_movies,
             passages=s.passages,
             users=s.users,
@@ -173,3 +178,16 @@ class TrainingJob:
         """The queue's status plus the job's latest training."""
         model = RecommenderModel.from_row(job.model) if job.model else None
         return cls(id=strawberry.ID(job.id), status=job.status, model=model)
+
+
+@strawberry.type(description="One health check, as `movierec doctor` prints it: OK or not, what was found, the fix.")
+class HealthCheck:
+    name: str
+    ok: bool
+    detail: str
+    fix: str
+
+    @classmethod
+    def from_check(cls, check: Check) -> HealthCheck:
+        """Build from app.status.doctor.Check."""
+        return cls(name=check.name, ok=check.ok, detail=check.detail, fix=check.fix)

@@ -13,7 +13,7 @@ from schema.arguments import job_id, parse_id
 from schema.context import Info
 from schema.demo import DemoUser
 from schema.inputs import ExampleStrategy, MovieFilter, to_filter
-from schema.operations import EmbeddingRun, RecommenderModel, RefreshJob, Stats, TrainingJob
+from schema.operations import EmbeddingRun, HealthCheck, RecommenderModel, RefreshJob, Stats, TrainingJob
 from schema.permissions import CanActForUser, IsAdmin, IsAuthenticated, SignedInToExcludeSeen
 from schema.recommendations import Explanation, RecommendationList, UserRecommendations, items_of
 from schema.search import Genre, SearchMode, SearchResults
@@ -189,6 +189,14 @@ class Query:
     @strawberry.field(description="Coverage, model and index facts, and the last embedding run.")
     async def stats(self, info: Info) -> Stats:
         return Stats.from_model(await info.context.services.status.stats())
+
+    @strawberry.field(
+        description="Every `movierec doctor` check, then Redis and the worker's heartbeat (admin).",
+        permission_classes=[IsAdmin],
+    )
+    async def health(self, info: Info) -> list[HealthCheck]:
+        checks = [*await info.context.services.status.checks(), *await info.context.services.jobs.health()]
+        return [HealthCheck.from_check(c) for c in checks]
 
     @strawberry.field(description="The state of a refresh job (admin).", permission_classes=[IsAdmin])
     async def refresh_job(self, info: Info, id: strawberry.ID) -> RefreshJob:

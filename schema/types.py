@@ -37,6 +37,9 @@ class Movie:
     )
     rating_count: int = strawberry.field(description="How many ratings movierec holds for this movie.")
     has_embedding: bool
+    embedding_current: bool = strawberry.field(
+        description="Its vector was made from its current text (false while an edit waits for the worker)."
+    )
     embedded_at: datetime | None
 
     @classmethod
@@ -60,6 +63,7 @@ class Movie:
             has_overview=row["has_overview"],
             rating_count=row["rating_count"],
             has_embedding=row["has_embedding"],
+            embedding_current=row["embedding_current"],
             embedded_at=row["embedded_at"],
         )
 

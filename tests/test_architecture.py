@@ -137,6 +137,11 @@ def test_modules_stay_small() -> None:
 def test_the_worker_class_is_complete_without_configuration() -> None:
     from jobs.worker import WorkerSettings
 
-    assert {f.name for f in WorkerSettings.functions} == {"refresh_embeddings", "process_outbox", "train_recommender"}
+    assert {f.name for f in WorkerSettings.functions} == {
+        "refresh_embeddings",
+        "process_outbox",
+        "train_recommender",
+        "rebuild_vector_index",
+    }
     assert {c.name for c in WorkerSettings.cron_jobs} == {"scheduled_refresh", "scheduled_training", "sweep_outbox"}
     assert WorkerSettings.on_startup is not None and WorkerSettings.redis_settings is not None

@@ -25,6 +25,7 @@ from app.search.filters import RATED_AVERAGE, MovieFilter
 MOVIE_COLUMNS = f"""m.id, m.tmdb_id, m.imdb_id, m.title, m.year, m.overview, m.genres, m.keywords,
     m.cast_members, m.director, m.popularity, m.poster_url, m.has_overview,
     m.embedding IS NOT NULL AS has_embedding, m.embedded_at,
+    (m.embedding IS NOT NULL AND m.embedded_hash IS NOT DISTINCT FROM m.content_hash) AS embedding_current,
     coalesce((SELECT rs.ratings FROM movie_rating_stats rs WHERE rs.movie_id = m.id), 0) AS rating_count,
     coalesce(m.vote_average, round({RATED_AVERAGE}, 2)::real) AS vote_average,
     CASE WHEN m.vote_average IS NOT NULL THEN m.vote_count

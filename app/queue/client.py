@@ -10,6 +10,7 @@ import asyncpg
 import redis
 from arq import ArqRedis, create_pool
 from arq.connections import RedisSettings
+from arq.constants import default_queue_name, health_check_key_suffix
 from arq.jobs import Job
 
 from app.embeddings.runs import load_recent_runs, load_run_by_job_id
@@ -17,6 +18,7 @@ from app.errors import Unavailable, check_limit
 from app.queue.redis_server import resolve_redis_url
 from app.recs.models import load_model_by_job_id
 from app.settings import Settings
+from app.status.doctor import Check
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +29,10 @@ OUTBOX_FUNCTION = "process_outbox"
 OUTBOX_JOB_ID = "process-outbox"
 TRAIN_FUNCTION = "train_recommender"
 TRAIN_JOB_ID = "train-recommender"
+INDEX_FUNCTION = "rebuild_vector_index"
+INDEX_JOB_ID = "rebuild-vector-index"
+# Where arq's worker writes its heartbeat (every health_check_interval seconds, with a TTL a little longer).
+HEALTH_KEY = f"{default_queue_name}{health_check_key_suffix}"
 
 # RuntimeError: the embedded redis-server could not be started.
 _REDIS_DOWN = (redis.RedisError, OSError, RuntimeError)
@@ -101,6 +107,30 @@ class JobQueue:
     async def enqueue_training(self) -> QueuedJob:
         """Queue a training of the collaborative model."""
         return await self._enqueue(TRAIN_FUNCTION, TRAIN_JOB_ID, trigger="on_demand")
+
+    async def enqueue_index_rebuild(self) -> QueuedJob:
+        """Queue a rebuild of the vector index (built concurrently, swapped in once valid)."""
+        return await self._enqueue(INDEX_FUNCTION, INDEX_JOB_ID)
+
+    async def health(self) -> list[Check]:
+        """Redis answers; a worker wrote its heartbeat within its health-check interval."""
+        try:
+            pool = await self._pool()
+            await pool.ping()
+            beat = await pool.get(HEALTH_KEY)
+        except _REDIS_DOWN as error:
+            self._redis = None
+            fix = "start Redis (or unset REDIS_URL for the embedded one); `movierec up` starts both"
+            return [
+                Check("redis", False, f"unreachable: {error}", fix),
+                Check("worker", False, "unknown while Redis is unreachable", "start Redis, then `movierec worker`"),
+            ]
+        worker = (
+            Check("worker", True, f"heartbeat: {beat.decode(errors='replace')}")
+            if beat
+            else Check("worker", False, "no heartbeat in the last minute", "start one: `movierec worker`")
+        )
+        return [Check("redis", True, "reachable"), worker]
 
     async def job_status(self, job_id: str) -> QueuedJob:
         """What the queue knows about a job id (not_found once a finished job's result expired)."""

@@ -11,7 +11,6 @@ from app.db.migrate import column_dimension
 from app.embeddings.runs import load_last_run
 from app.recs.models import load_active_model
 from app.search.index import IndexInfo, describe_index
-from app.settings import Settings
 
 COVERAGE = """
 SELECT count(*) AS total,
@@ -103,15 +102,3 @@ async def collect_stats(conn: asyncpg.Connection, model: str) -> Stats:
         last_run=last_run,
         recommender=await load_active_model(conn),
     )
-
-
-class StatusReader:
-    """Coverage and index facts for the API, each read on a pooled connection."""
-
-    def __init__(self, pool: asyncpg.Pool, settings: Settings) -> None:
-        self._pool, self._settings = pool, settings
-
-    async def stats(self) -> Stats:
-        """As `movierec stats` prints them."""
-        async with self._pool.acquire() as conn:
-            return await collect_stats(conn, self._settings.embedding_model)

@@ -14,6 +14,8 @@ export function describe(/** @type {any} */ error) {
       return { title: "Not allowed", body: error.message };
     case "UNAVAILABLE":
       return { title: "Not available right now", body: error.message };
+    case "PAYLOAD_TOO_LARGE":
+      return { title: "Too large to send", body: error.message };
     case "BAD_USER_INPUT":
     case "NOT_FOUND":
       return { title: "That didn't work", body: error.message };

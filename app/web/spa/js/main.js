@@ -2,6 +2,7 @@
 import { hideBanner, showBanner } from "./feedback.js";
 import { session } from "./session.js";
 import { openSignIn, renderAccount } from "./sign-in.js";
+import { renderAdmin } from "./views/admin.js";
 import { renderForYou } from "./views/for-you.js";
 import { renderMovie } from "./views/movie.js";
 import { renderSearch } from "./views/search.js";
@@ -14,7 +15,7 @@ import { renderStats } from "./views/stats.js";
  */
 
 /** @type {Record<string, (page: Page) => Promise<void>>} */
-const ROUTES = { search: renderSearch, movie: renderMovie, "for-you": renderForYou, stats: renderStats };
+const ROUTES = { search: renderSearch, movie: renderMovie, "for-you": renderForYou, stats: renderStats, admin: renderAdmin };
 
 let generation = 0;
 

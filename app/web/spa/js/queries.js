@@ -61,3 +61,50 @@ export const RATE_MOVIE = `mutation Rate($movieId: ID!, $rating: Float!) {
 }`;
 
 export const REMOVE_RATING = `mutation Unrate($movieId: ID!) { removeRating(movieId: $movieId) }`;
+
+// The admin console (app/web/spa/js/views/admin.js): every field it shows, every action it takes.
+export const ADMIN_OVERVIEW = `query AdminOverview {
+  health { name ok detail fix }
+  stats {
+    totalMovies moviesWithEmbeddings currentEmbeddings staleEmbeddings missingEmbeddings coveragePercentage
+    thinMovies passages model dimension
+    index { method operatorClass valid sizeBytes parameters { name value } }
+  }
+  embeddingRuns(limit: 12) { id status trigger full startedAt finishedAt embedded skipped failed error }
+  recommenderModels(limit: 12) {
+    id method status active previous trigger startedAt finishedAt ratings users movies weights seconds peakRssMb error
+  }
+}`;
+
+export const ADMIN_JOB = `query AdminJob($id: ID!) {
+  refreshJob(id: $id) { id status run { id status embedded failed startedAt finishedAt } }
+}`;
+
+export const ADMIN_LATEST_RUN = `query AdminLatestRun { embeddingRuns(limit: 1) { id status embedded } }`;
+
+export const ADMIN_REFRESH = `mutation AdminRefresh($full: Boolean!) {
+  refreshEmbeddings(full: $full) { id status run { id status embedded } }
+}`;
+
+export const ADMIN_REBUILD_INDEX = `mutation AdminRebuildIndex { rebuildVectorIndex { id status } }`;
+
+export const ADMIN_TRAIN = `mutation AdminTrain { trainRecommender { id status } }`;
+
+export const ADMIN_ROLLBACK = `mutation AdminRollback { rollbackRecommender { id method } }`;
+
+const ADMIN_MOVIE_FIELDS = `id title year overview genres keywords cast director voteAverage voteSource
+  hasEmbedding embeddingCurrent embeddedAt`;
+
+export const ADMIN_FIND = `query AdminFind($search: String!) {
+  movies(search: $search, first: 8) { nodes { ${ADMIN_MOVIE_FIELDS} } }
+}`;
+
+export const ADMIN_MOVIE = `query AdminMovie($id: ID!) { movie(id: $id) { ${ADMIN_MOVIE_FIELDS} } }`;
+
+export const ADMIN_SAVE_MOVIE = `mutation AdminSaveMovie($input: MovieInput!) {
+  upsertMovie(input: $input) { ${ADMIN_MOVIE_FIELDS} }
+}`;
+
+export const ADMIN_TRAINING_JOB = `query AdminTrainingJob($id: ID!) {
+  trainingJob(id: $id) { id status model { id status seconds ratings } }
+}`;

@@ -40,6 +40,17 @@ class Session extends EventTarget {
     return this.viewer !== null;
   }
 
+  /** Whether the token says admin. Only decides what the app shows: the server checks every admin call. */
+  get isAdmin() {
+    if (!this.token || !this.viewer) return false;
+    try {
+      const payload = this.token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+      return JSON.parse(atob(payload)).admin === true;
+    } catch {
+      return false;
+    }
+  }
+
   /** Run an operation as the viewer; a rejected token signs out with reason "expired". */
   async request(/** @type {string} */ query, /** @type {Record<string, unknown>} */ variables = {}) {
     try {

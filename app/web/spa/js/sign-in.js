@@ -12,6 +12,8 @@ function dialog() {
 /** The top bar's account corner: who is signed in, or a Sign in button. */
 export function renderAccount() {
   const corner = /** @type {HTMLElement} */ (document.getElementById("account"));
+  const admin = document.getElementById("admin-link");
+  if (admin) admin.hidden = !session.isAdmin;
   if (session.viewer) {
     mount(
       corner,
