@@ -8,6 +8,7 @@ from typing import Any
 
 import strawberry
 
+from app.catalogue.movies import vote_figures
 from app.errors import check_limit
 from schema.context import Info
 
@@ -44,7 +45,8 @@ class Movie:
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Movie:
-        """Build from a movie row (app.sql.movies.MOVIE_COLUMNS)."""
+        """Build from a movie row (app.catalogue.movies.MOVIE_COLUMNS)."""
+        vote_average, vote_count, vote_source = vote_figures(row)
         return cls(
             id=strawberry.ID(str(row["id"])),
             tmdb_id=row["tmdb_id"],
@@ -56,9 +58,9 @@ class Movie:
             keywords=row["keywords"],
             cast=row["cast_members"],
             director=row["director"],
-            vote_average=row["vote_average"],
-            vote_count=row["vote_count"],
-            vote_source=row["vote_source"],
+            vote_average=vote_average,
+            vote_count=vote_count,
+            vote_source=vote_source,
             poster_url=row["poster_url"],
             has_overview=row["has_overview"],
             rating_count=row["rating_count"],

@@ -20,18 +20,27 @@ from app.search.filters import RATED_AVERAGE, MovieFilter
 # Everything the API's Movie type shows, plus how many ratings the movie has (its popularity, kept
 # by triggers in movie_rating_stats).
 # Other modules select it beside their own columns (`FROM movies m`).
-# A source without votes (Wikipedia) shows the mean of movierec's own ratings on the same 0-10 scale,
-# live from the trigger-kept stats; vote_source says which it is.
+# Everything the API's Movie type shows, plus how many ratings the movie has (its popularity) and
+# the mean of those ratings on the catalogue's 0-10 scale, both from the trigger-kept
+# movie_rating_stats. vote_average/vote_count stay the catalogue's own figures (the popularity prior
+# reads them); `vote_figures` gives what a Movie shows. Other modules select it beside their own
+# columns (`FROM movies m`).
 MOVIE_COLUMNS = f"""m.id, m.tmdb_id, m.imdb_id, m.title, m.year, m.overview, m.genres, m.keywords,
-    m.cast_members, m.director, m.popularity, m.poster_url, m.has_overview,
+    m.cast_members, m.director, m.vote_average, m.vote_count, m.popularity, m.poster_url, m.has_overview,
     m.embedding IS NOT NULL AS has_embedding, m.embedded_at,
     (m.embedding IS NOT NULL AND m.embedded_hash IS NOT DISTINCT FROM m.content_hash) AS embedding_current,
     coalesce((SELECT rs.ratings FROM movie_rating_stats rs WHERE rs.movie_id = m.id), 0) AS rating_count,
-    coalesce(m.vote_average, round({RATED_AVERAGE}, 2)::real) AS vote_average,
-    CASE WHEN m.vote_average IS NOT NULL THEN m.vote_count
-         ELSE (SELECT nullif(rs.ratings, 0)::int FROM movie_rating_stats rs WHERE rs.movie_id = m.id) END AS vote_count,
-    CASE WHEN m.vote_average IS NOT NULL THEN 'catalogue'
-         WHEN {RATED_AVERAGE} IS NOT NULL THEN 'ratings' END AS vote_source"""
+    round({RATED_AVERAGE}, 2)::real AS rated_average"""
+
+
+def vote_figures(row: Mapping[str, Any]) -> tuple[float | None, int | None, str | None]:
+    """(average, count, source): the catalogue's votes, else the mean of movierec's own ratings."""
+    if row["vote_average"] is not None:
+        return row["vote_average"], row["vote_count"], "catalogue"
+    if row.get("rated_average") is not None:
+        return row["rated_average"], row["rating_count"], "ratings"
+    return None, None, None
+
 
 MOVIES_BY_IDS = f"SELECT {MOVIE_COLUMNS} FROM movies m WHERE m.id = ANY($1::bigint[])"
 MOVIE_ID_BY_TMDB_ID = "SELECT id FROM movies WHERE tmdb_id = $1"
