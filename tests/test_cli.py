@@ -85,6 +85,13 @@ def test_setup_loads_embeds_indexes_and_doctor_passes(database_url: str) -> None
     doctor = movierec(database_url, "doctor")
     assert doctor.returncode == 0, doctor.stdout
     assert doctor.stdout.count("OK  ") == 7 and "OK   GraphiQL files: installed" in doctor.stdout
+    # The search evaluation runs on any catalogue; queries whose films this one lacks are left out, said so.
+    searched = movierec(database_url, "evaluate-search")
+    assert searched.returncode == 0, searched.stderr
+    assert "| class | queries | HYBRID R@10 |" in searched.stdout and "| all |" in searched.stdout
+    assert "not in this catalogue, left out: a sweeping historical epic about ancient Rome" in searched.stdout
+    dedupe = movierec(database_url, "dedupe", "--dry-run")
+    assert dedupe.returncode == 0 and "would merge (dry run) 0 duplicate records into 0 films" in dedupe.stdout
 
 
 def test_bad_settings_and_devices_are_one_line_not_a_traceback(database_url: str) -> None:

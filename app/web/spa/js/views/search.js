@@ -93,11 +93,15 @@ export async function renderSearch(page) {
   const grid = h("div", { class: "grid" });
   const more = /** @type {HTMLButtonElement} */ (h("button", { type: "button", class: "button ghost", id: "more-results", text: "More results" }));
   let offset = 0;
+  const shown = new Set();
   const filter = genre ? { genres: [genre] } : null;
   const loadPage = async () => {
     const data = await session.request(SEARCH_MOVIES, { query, limit: PAGE_SIZE, offset, filter });
     const found = data.searchMovies;
     for (const item of found.items) {
+      // A page past the first 40 results ranks a larger pool, where a film can move a place: show it once.
+      if (shown.has(item.movie.id)) continue;
+      shown.add(item.movie.id);
       grid.appendChild(movieCard(item.movie, { similarity: item.similarity ?? undefined, extra: [badges(item.matchedBy)] }));
     }
     offset += found.items.length;
