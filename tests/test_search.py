@@ -135,6 +135,8 @@ def test_thin_records_stay_out_of_semantic_lists_unless_asked(api: Api) -> None:
         "upsertMovie"
     ]
     assert thin["hasOverview"] is False
+    sources = api.sql("SELECT source FROM movie_sources WHERE movie_id = $1", int(thin["id"]))
+    assert [r["source"] for r in sources] == ["api"]  # the API's films keep their key like imported ones
     # As the pipeline would store it if its title alone meant what Inception's text means.
     api.sql(
         "UPDATE movies SET embedding = (SELECT embedding FROM movies WHERE title = 'Inception') WHERE id = $1",

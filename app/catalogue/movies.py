@@ -81,11 +81,17 @@ RETURNING m.id, (m.embedded_hash IS NULL) AS needs_embedding
 
 # Two callers creating the same new TMDB id at once: one inserts, the other updates what it inserted.
 INSERT_MOVIE = """
-INSERT INTO movies (source, source_key, tmdb_id, imdb_id, title, year, overview, genres, keywords, cast_members,
-                    director, vote_average, vote_count, popularity, poster_url, content_hash)
-VALUES ('api', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-ON CONFLICT (tmdb_id) DO NOTHING
-RETURNING id, true AS needs_embedding
+WITH created AS (
+    INSERT INTO movies (source, source_key, tmdb_id, imdb_id, title, year, overview, genres, keywords, cast_members,
+                        director, vote_average, vote_count, popularity, poster_url, content_hash)
+    VALUES ('api', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+    ON CONFLICT (tmdb_id) DO NOTHING
+    RETURNING id
+), known AS (
+    -- Like an importer's, the film's source key is kept: dedupe and matching treat it as the API's film.
+    INSERT INTO movie_sources (source, source_key, movie_id) SELECT 'api', $1, id FROM created
+)
+SELECT id, true AS needs_embedding FROM created
 """
 
 # The stored fields an update starts from, locked until the transaction ends.
