@@ -46,6 +46,13 @@ def sign_in(browser: WebDriver, url: str, *, admin: bool) -> None:
     browser.execute_script("localStorage.setItem('movierec.token', arguments[0])", token)
 
 
+def open_console_as_admin(browser: WebDriver, url: str) -> None:
+    """Sign in with an admin token and load the Admin page afresh."""
+    sign_in(browser, url, admin=True)
+    browser.get(f"{url}/#/admin")
+    browser.refresh()
+
+
 def work_in_background(settings: Settings, model: SentenceTransformerEmbedder) -> threading.Thread:
     """A burst worker in a thread: it runs what the page queued, then stops."""
     worker = threading.Thread(target=run_burst_worker, args=(settings, model), kwargs={"cron": False}, daemon=True)
@@ -57,9 +64,7 @@ def test_an_admin_refreshes_embeddings_and_sees_the_run_finish(
     admin_app: tuple[str, Settings], browser: WebDriver, model: SentenceTransformerEmbedder
 ) -> None:
     url, settings = admin_app
-    sign_in(browser, url, admin=True)
-    browser.get(f"{url}/#/admin")
-    browser.refresh()
+    open_console_as_admin(browser, url)
     wait(browser, "#admin-health h2", "Health")
     assert browser.find_element(By.ID, "admin-link").is_displayed()
     worker_row = browser.find_element(By.CSS_SELECTOR, '#admin-health tr[data-check="worker"]')
@@ -84,9 +89,7 @@ def test_an_edit_shows_up_re_embedded_and_bad_edits_are_refused_beside_their_fie
     admin_app: tuple[str, Settings], browser: WebDriver, model: SentenceTransformerEmbedder
 ) -> None:
     url, settings = admin_app
-    sign_in(browser, url, admin=True)
-    browser.get(f"{url}/#/admin")
-    browser.refresh()
+    open_console_as_admin(browser, url)
     find = wait(browser, "#admin-find")
     find.send_keys("Incepton\n")
     wait(browser, "#admin-found button", "Inception").click()
