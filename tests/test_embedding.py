@@ -167,8 +167,11 @@ async def test_passages_are_written_and_replaced_with_the_films_vector(
         overview="Inception is a 2010 film by Christopher Nolan. A thief steals secrets from people's dreams.",
     )  # fmt: skip
     await import_movies(conn, [("f", record)], "source_key")
+    assert await conn.fetchval("SELECT search_document IS NULL FROM movies")  # words follow with the vector
     await embed_movies(conn, fake_embedder)
     movie = await conn.fetchval("SELECT id FROM movies")
+    words = "SELECT search_document @@ websearch_to_tsquery('english', $2) FROM movies WHERE id = $1"
+    assert await conn.fetchval(words, movie, "Christopher Nolan thief")
     stored = await conn.fetch("SELECT ordinal, embedding FROM movie_passages WHERE movie_id = $1 ORDER BY 1", movie)
     assert [r["ordinal"] for r in stored] == [0, 1, 2]  # the film's own vector, then each sentence
     film = await conn.fetchval("SELECT embedding FROM movies WHERE id = $1", movie)
@@ -180,6 +183,7 @@ async def test_passages_are_written_and_replaced_with_the_films_vector(
     )
     await import_movies(conn, [("f", shorter)], "source_key")
     await embed_movies(conn, fake_embedder)
+    assert not await conn.fetchval(words, movie, "thief")  # the document follows the new text
     assert await conn.fetchval("SELECT count(*) FROM movie_passages WHERE movie_id = $1", movie) == 2
     await import_movies(conn, [("f", MovieRecord(title="Inception", source="t", source_key="1"))], "source_key")
     await embed_movies(conn, fake_embedder)

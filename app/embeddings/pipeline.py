@@ -67,10 +67,12 @@ PASSAGE_STAGING_TABLE = "passage_staging"
 PASSAGE_STAGING_COLUMNS = ("movie_id", "ordinal", "embedding")
 
 # embedded_hash records the text the vector was made from; if the movie changed while it
-# was being encoded, the hashes differ and the next run picks it up again.
+# was being encoded, the hashes differ and the next run picks it up again. The full-text document
+# is written with the vector, so words and meaning index the same version of a film.
 APPLY_STAGING = """
 UPDATE movies AS m
-SET embedding = s.embedding, embedding_model = $1, embedded_hash = s.content_hash, embedded_at = now()
+SET embedding = s.embedding, embedding_model = $1, embedded_hash = s.content_hash, embedded_at = now(),
+    search_document = movierec_search_document(m.title, m.director, m.cast_members, m.keywords, m.genres, m.overview)
 FROM embedding_staging AS s
 WHERE m.id = s.id
 """

@@ -22,7 +22,7 @@ import asyncpg
 
 from app.catalogue.importers.records import ImportSummary, MovieRecord
 
-_KEYS = """jsonb_to_recordset($1::jsonb) AS r(
+_KEYS = """jsonb_to_recordset($1::jsonb) AS x(
     n integer, source text, source_key text, tmdb_id integer, imdb_id text, title text, year smallint,
     director text, cast_members text[])"""
 
@@ -30,11 +30,15 @@ _KEYS = """jsonb_to_recordset($1::jsonb) AS r(
 _OTHER_SOURCE = "NOT EXISTS (SELECT 1 FROM movie_sources s WHERE s.movie_id = m.id AND s.source = r.source)"
 
 MATCH_RECORDS = f"""
+WITH r AS MATERIALIZED (
+    -- Each record's title key once: it is the costly part of matching (unaccent and three regexps).
+    SELECT x.*, movierec_title_key(x.title) AS title_key FROM {_KEYS}
+)
 SELECT r.n, found.movie_id, found.how,
        EXISTS (SELECT 1 FROM movie_sources s WHERE s.movie_id = found.movie_id AND s.source <> r.source) AS shared,
        m.tmdb_id, m.imdb_id, m.title, m.year, m.overview, m.genres, m.keywords, m.cast_members AS cast,
        m.director, m.vote_average, m.vote_count, m.popularity, m.poster_url
-FROM {_KEYS}
+FROM r
 CROSS JOIN LATERAL (
     SELECT c.movie_id, c.how FROM (
         SELECT s.movie_id, 'source' AS how, 1 AS priority
@@ -45,11 +49,11 @@ CROSS JOIN LATERAL (
         SELECT m.id, 'imdb id', 3 FROM movies m WHERE m.imdb_id = r.imdb_id
         UNION ALL
         SELECT min(m.id), 'title and year', 4 FROM movies m
-        WHERE movierec_title_key(m.title) = movierec_title_key(r.title) AND m.year = r.year AND {_OTHER_SOURCE}
+        WHERE movierec_title_key(m.title) = r.title_key AND m.year = r.year AND {_OTHER_SOURCE}
         HAVING count(*) = 1
         UNION ALL
         SELECT min(m.id), 'title, year +/- 1 and a name', 5 FROM movies m
-        WHERE movierec_title_key(m.title) = movierec_title_key(r.title)
+        WHERE movierec_title_key(m.title) = r.title_key
           AND m.year IN (r.year - 1, r.year + 1)
           AND (movierec_fold(m.director) = movierec_fold(r.director) OR m.cast_members[1:3] && r.cast_members[1:3])
           AND {_OTHER_SOURCE}

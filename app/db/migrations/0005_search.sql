@@ -31,14 +31,18 @@ CREATE FUNCTION movierec_search_document(
         || setweight(to_tsvector('english', movierec_fold(overview)), 'D');
 
 ALTER TABLE movies
-    ADD COLUMN search_document tsvector GENERATED ALWAYS AS (
-        movierec_search_document(title, director, cast_members, keywords, genres, overview)) STORED,
+    -- Written by the embedding pipeline with the film's vector (not generated: an insert would pay
+    -- for four text searches' parsing, the largest share of an import). Words, like meaning, follow
+    -- a change once the worker has run; the title's trigrams (title_folded) follow at once.
+    ADD COLUMN search_document tsvector,
     ADD COLUMN genre_keys text[] GENERATED ALWAYS AS (movierec_fold_all(genres)) STORED,
     -- Stored so a trigram search rechecks candidates without folding each title again.
     ADD COLUMN title_folded text GENERATED ALWAYS AS (movierec_fold(title)) STORED,
     -- A film described by nothing but its title: its vector is little more than the title's words.
     ADD COLUMN has_overview boolean GENERATED ALWAYS AS (btrim(overview) <> '') STORED;
 
+UPDATE movies SET search_document = movierec_search_document(title, director, cast_members, keywords, genres, overview)
+WHERE embedding IS NOT NULL;
 CREATE INDEX movies_search_document_idx ON movies USING gin (search_document);
 CREATE INDEX movies_title_trgm_idx ON movies USING gin (title_folded gin_trgm_ops);
 DROP INDEX movies_genres_idx;
