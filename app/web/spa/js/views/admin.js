@@ -208,6 +208,7 @@ function modelSection(/** @type {any[]} */ models, /** @type {import("../main.js
       actionButton({ label: "Roll back", id: "rollback", line, confirm: "Serve the previous model version again?", run: rollback }),
     ),
     line,
+    models.length ? null : h("p", { id: "no-models", text: "No model trained yet: recommendations use content similarity and popularity until one is." }),
     h("h3", { text: "Training seconds per version" }),
     lineChart(ready.map((m, i) => ({ x: i, y: m.seconds ?? 0 })), { describe: "Training time of each ready model version, oldest first", unit: " s", id: "model-chart" }),
     h(
