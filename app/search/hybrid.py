@@ -67,14 +67,18 @@ _WORD_FILTER = MovieFilter.clause(_WF)
 WORD_HITS = f"""
 WITH words AS (
     SELECT websearch_to_tsquery('english', movierec_fold($2)) AS query, movierec_fold($1) AS folded
-), keyword AS (
-    SELECT m.id, ts_rank_cd(m.search_document, w.query, 1) AS score,
-           ts_filter(m.search_document, '{{a}}') @@ w.query AS in_title,
-           ts_filter(m.search_document, '{{b}}') @@ w.query AS in_people
+), ranked AS (
+    SELECT m.id, ts_rank_cd(m.search_document, w.query, 1) AS score
     FROM movies m, words w
     WHERE $3::boolean AND m.search_document @@ w.query AND {_WORD_FILTER}
     ORDER BY score DESC, m.id
     LIMIT $5
+), keyword AS (
+    -- Which part of the document matched, for the pool only (each test reads the document again).
+    SELECT r.id, r.score,
+           ts_filter(m.search_document, '{{a}}') @@ w.query AS in_title,
+           ts_filter(m.search_document, '{{b}}') @@ w.query AS in_people
+    FROM ranked r JOIN movies m ON m.id = r.id, words w
 ), title AS (
     SELECT m.id, similarity(m.title_folded, w.folded) AS score, m.title_folded = w.folded AS exact_title
     FROM movies m, words w
