@@ -25,8 +25,13 @@ from app.settings import Metric
 # title sharing any of the text's trigrams, for nothing; a long title's words still match in full text).
 TITLE_MAX_WORDS = 6
 
-# A film has up to nine passages and its best one counts: the scan reads this many per film wanted.
-PASSAGES_PER_FILM = 2
+# The meaning scan reads one passage per film wanted (a film's best passage counts, so the pool holds
+# somewhat fewer films than passages) with HNSW's candidate list at SEARCH_EF_SEARCH: a first page's
+# pool (40) then stays within it, one pass, no iterative scan. The API's pooled setting (80) is for
+# similar-movie lists, where each of 10 results must be right; here three retrievers vote.
+PASSAGES_PER_FILM = 1
+SEARCH_EF_SEARCH = 40
+SET_SEARCH_EF_SEARCH = f"SET LOCAL hnsw.ef_search = {SEARCH_EF_SEARCH}"
 
 # Every hit also carries its notability input: ratings plus the catalogue's votes.
 _VOTES = """coalesce((SELECT rs.ratings FROM movie_rating_stats rs WHERE rs.movie_id = m.id), 0)
@@ -116,10 +121,18 @@ def _hits(rows: Sequence[asyncpg.Record]) -> list[RetrieverHit]:
 async def semantic_hits(
     conn: asyncpg.Connection, metric: Metric, vector: Any, *, pool: int, movie_filter: MovieFilter, include_thin: bool
 ) -> list[RetrieverHit]:
-    """The meaning retriever's hits."""
-    rows = await conn.fetch(
-        SEMANTIC_HITS[metric], vector, pool, movie_filter.active, *movie_filter.params(), include_thin
-    )
+    """The meaning retriever's hits, under SET LOCAL ef_search (in the caller's transaction, else its own)."""
+    params = (vector, pool, movie_filter.active, *movie_filter.params(), include_thin)
+    if conn.is_in_transaction():
+        await conn.execute(SET_SEARCH_EF_SEARCH)
+        return _hits(await conn.fetch(SEMANTIC_HITS[metric], *params))
+    await conn.execute(f"BEGIN READ ONLY; {SET_SEARCH_EF_SEARCH}")  # one round trip
+    try:
+        rows = await conn.fetch(SEMANTIC_HITS[metric], *params)
+    except BaseException:
+        await conn.execute("ROLLBACK")
+        raise
+    await conn.execute("COMMIT")
     return _hits(rows)
 
 
