@@ -25,11 +25,10 @@ from app.settings import Metric
 # title sharing any of the text's trigrams, for nothing; a long title's words still match in full text).
 TITLE_MAX_WORDS = 6
 
-# The meaning scan reads one passage per film wanted (a film's best passage counts, so the pool holds
-# somewhat fewer films than passages) with HNSW's candidate list at SEARCH_EF_SEARCH: a first page's
-# pool (40) then stays within it, one pass, no iterative scan. The API's pooled setting (80) is for
+# The meaning scan reads as many passages as films wanted (a film's best passage counts, so the pool
+# holds somewhat fewer films) with HNSW's candidate list at SEARCH_EF_SEARCH: a first page's pool (40)
+# then stays within it, one pass, no iterative scan. The API's pooled setting (80) is for
 # similar-movie lists, where each of 10 results must be right; here three retrievers vote.
-PASSAGES_PER_FILM = 1
 SEARCH_EF_SEARCH = 40
 SET_SEARCH_EF_SEARCH = f"SET LOCAL hnsw.ef_search = {SEARCH_EF_SEARCH}"
 
@@ -56,7 +55,7 @@ WITH film_knn AS (
     SELECT p.movie_id AS id, 1 - (p.embedding <=> $1::vector) AS similarity
     FROM movie_passages p
     ORDER BY p.embedding <=> $1::vector
-    LIMIT $2 * {PASSAGES_PER_FILM}
+    LIMIT $2
 ), best AS (
     SELECT id, max(similarity) AS score FROM (SELECT * FROM film_knn UNION ALL SELECT * FROM passage_knn) s GROUP BY id
 )
