@@ -171,7 +171,9 @@ def test_a_search_costs_five_statements_at_most(api: Api) -> None:
 def test_the_search_evaluation_measures_what_the_api_serves(api: Api, model: SentenceTransformerEmbedder) -> None:
     async def evaluate() -> tuple[dict[str, Any], list[int]]:
         settings = Settings(database_url=api.database_url)
-        pool = await create_pool(api.database_url, server_settings=session_settings(settings))
+        # One connection: the check below reads the very connection the searches used.
+        # Two connections (the evaluation holds one while searching on the other); both are checked below.
+        pool = await create_pool(api.database_url, min_size=2, max_size=2, server_settings=session_settings(settings))
         try:
             service = Search(pool, settings, VectorSearch(settings, settings_on_connection=True), model)
             queries = [
@@ -183,6 +185,11 @@ def test_the_search_evaluation_measures_what_the_api_serves(api: Api, model: Sen
             async with pool.acquire() as conn:
                 results = await evaluate_search(service, conn, queries)
             page, _ = await ranked_ids(service, "Christopher Nolan", SearchMode.HYBRID)
+            # The meaning scan's SET LOCAL ef_search ends with its transaction: the pool keeps its own.
+            async with pool.acquire() as first, pool.acquire() as second:
+                for conn in (first, second):
+                    ef_search = await conn.fetchval("SELECT current_setting('hnsw.ef_search')")
+                    assert ef_search == str(settings.hnsw_ef_search) and not conn.is_in_transaction()
             return results, page
         finally:
             await pool.close()
