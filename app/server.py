@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import gc
+import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypedDict
@@ -20,12 +20,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.auth import load_secret
 from app.db.connections import create_pool, resolve_database_url
 from app.db.migrate import check_dimension, pending_migrations, vector_extension_version
-from app.embeddings.model import Embedder, load_embedder, model_dimension
+from app.embeddings.encoders import Encoders, ModelNotLoadable
+from app.embeddings.generations import active_generation
+from app.embeddings.model import Embedder
 from app.pages import graphiql_page, page_routes
 from app.search.vectors import session_settings
 from app.services import Services, build_services
 from app.settings import Settings, get_settings
 from app.transport import InFlightLimit, JsonErrors
+
+log = logging.getLogger(__name__)
 
 # graphql-core's "Did you mean 'title'?" names fields and types: a schema leak where introspection is off.
 _SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
@@ -92,15 +96,14 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Ready: the database answers, pgvector is installed and the dimension matches the model."""
+    """Ready: the database answers, pgvector is installed and the vectors' column fits the active generation."""
     pool: asyncpg.Pool = request.state.pool
-    settings: Settings = request.state.services.settings
     problems: list[str] = []
     try:
         async with pool.acquire(timeout=2) as conn:
             if not await vector_extension_version(conn):
                 problems.append("pgvector extension missing")
-            await check_dimension(conn, settings.model, model_dimension(settings.model))
+            await check_dimension(conn)
     except (TimeoutError, OSError, asyncpg.PostgresError, RuntimeError) as error:
         problems.append(str(error) or type(error).__name__)
     if problems:
@@ -186,11 +189,18 @@ def create_app(
             async with active.acquire() as conn:
                 if await pending_migrations(conn):
                     raise RuntimeError("the database schema is not up to date: run `movierec migrate`")
-                await check_dimension(conn, settings.model, model_dimension(settings.model))
-            model = embedder
-            if model is None and load_model:
-                model = await asyncio.to_thread(load_embedder, settings)
-            services = await build_services(settings, active, model, load_secret(settings))
+                await check_dimension(conn)
+                generation = await active_generation(conn)
+            # Queries are encoded by the model that made the served vectors, whatever MOVIEREC_MODEL says
+            # now: during a model change that is the active generation's (app/embeddings/generations.py).
+            encoders = None
+            if embedder is not None or load_model:
+                encoders = Encoders(settings, *([embedder] if embedder is not None else []))
+                try:
+                    await encoders.load(generation)
+                except ModelNotLoadable as error:
+                    log.warning("%s: searching words and titles only", error)
+            services = await build_services(settings, active, encoders, load_secret(settings))
             # torch and transformers leave millions of long-lived objects; without this every
             # full collection walks them all and stalls requests for 100+ ms.
             gc.collect()

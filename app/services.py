@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from app.catalogue.service import Catalogue
-from app.embeddings.model import Embedder
+from app.embeddings.encoders import Encoders, QueryEncoder
 from app.queue.client import JobQueue
 from app.recs.models import ModelRegistry
 from app.recs.recommender import Recommender
@@ -36,8 +36,11 @@ class Services:
         await self.jobs.close()
 
 
-async def build_services(settings: Settings, pool: asyncpg.Pool, embedder: Embedder | None, secret: str) -> Services:
-    """Wire the services; IVFFlat probes follow the index's lists as built; HNSW's settings ride on the pool."""
+async def build_services(settings: Settings, pool: asyncpg.Pool, encoders: Encoders | None, secret: str) -> Services:
+    """Wire the services (without `encoders`: no model, words-only search).
+
+    IVFFlat probes follow the index's lists as built; HNSW's settings ride on the pool.
+    """
     probes = 1
     async with pool.acquire() as conn:
         index = await describe_index(conn)
@@ -46,11 +49,12 @@ async def build_services(settings: Settings, pool: asyncpg.Pool, embedder: Embed
         probes = ivfflat_probes(settings, int(index.options.get("lists", "1")))
     vectors = VectorSearch(settings, ivfflat_probes=probes, settings_on_connection=on_connection)
     jobs = JobQueue(settings, pool)
+    encoder = QueryEncoder(pool, encoders or Encoders(settings), enabled=encoders is not None)
     return Services(
         settings=settings,
         catalogue=Catalogue(pool, settings, secret, on_change=jobs.nudge_outbox),
-        recommender=Recommender(pool, settings, vectors, embedder),
-        search=Search(pool, settings, vectors, embedder),
+        recommender=Recommender(pool, settings, vectors),
+        search=Search(pool, settings, vectors, encoder),
         models=ModelRegistry(pool),
         jobs=jobs,
         status=StatusReader(pool, settings),

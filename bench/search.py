@@ -27,6 +27,7 @@ from typing import Any
 from app.catalogue.importers.formats import import_file
 from app.db.connections import connect, create_pool, with_database
 from app.db.migrate import migrate
+from app.embeddings.encoders import Encoders, QueryEncoder
 from app.embeddings.model import load_embedder
 from app.evaluation.search import evaluate_search, load_queries, search_table
 from app.search.fusion import SearchMode
@@ -47,7 +48,7 @@ async def quality_and_latency(
     pool = await create_pool(dsn, min_size=1, max_size=2, server_settings=session_settings(settings))
     embedder = load_embedder(settings)
     vectors = VectorSearch(settings, settings_on_connection=True)
-    search = Search(pool, settings, vectors, embedder)
+    search = Search(pool, settings, vectors, QueryEncoder(pool, Encoders(settings, embedder)))
     try:
         async with pool.acquire() as conn:
             results = await evaluate_search(search, conn)

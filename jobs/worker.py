@@ -21,10 +21,19 @@ from app.cron import parse_cron
 from app.db.connections import create_pool, resolve_database_url
 from app.db.migrate import check_dimension
 from app.embeddings import outbox
-from app.embeddings.model import load_embedder, model_dimension
+from app.embeddings.encoders import Encoders
+from app.embeddings.generations import active_generation
+from app.embeddings.model import load_embedder
 from app.embeddings.pipeline import EmbeddingBusy
 from app.embeddings.refresh import refresh_embeddings
-from app.queue.client import INDEX_FUNCTION, OUTBOX_FUNCTION, OUTBOX_JOB_ID, REFRESH_FUNCTION, TRAIN_FUNCTION
+from app.queue.client import (
+    INDEX_FUNCTION,
+    OUTBOX_FUNCTION,
+    OUTBOX_JOB_ID,
+    REFRESH_FUNCTION,
+    REFRESH_JOB_ID,
+    TRAIN_FUNCTION,
+)
 from app.queue.redis_server import redis_url_of
 from app.recs.training import TooFewRatings, TrainingBusy, train_recommender
 from app.search.index import ensure_index
@@ -38,21 +47,35 @@ async def _refresh(ctx: dict[str, Any], *, full: bool, trigger: str) -> dict[str
     async with ctx["pool"].acquire() as conn:
         try:
             outcome = await refresh_embeddings(
-                conn, ctx["embedder"], settings, full=full, trigger=trigger, job_id=ctx.get("job_id")
+                conn,
+                ctx["embedder"],
+                settings,
+                full=full,
+                trigger=trigger,
+                job_id=ctx.get("job_id"),
+                encoders=ctx.get("encoders"),
             )
         except EmbeddingBusy:
             log.info("%s refresh skipped: another refresh is running", trigger)
             return {"skipped": "another refresh is running"}
-    run = outcome.run
-    log.info(
-        "%s refresh: embedded %d, current %d, failed %d in %.1fs",
-        trigger,
-        run.embedded,
-        run.skipped,
-        run.failed,
-        run.seconds,
-    )
-    return {"run_id": run.run_id, "embedded": run.embedded, "failed": run.failed, "outbox_done": outcome.outbox_done}
+    report: dict[str, Any] = {"outbox_done": outcome.outbox_done}
+    for what, run in (("refresh", outcome.run), ("backfill", outcome.backfill)):
+        if run is not None:
+            log.info(
+                "%s %s: embedded %d, current %d, failed %d in %.1fs",
+                trigger,
+                what,
+                run.embedded,
+                run.skipped,
+                run.failed,
+                run.seconds,
+            )
+            report[what] = {"run_id": run.run_id, "embedded": run.embedded, "failed": run.failed}
+    if outcome.run is not None:  # the flat keys callers read before generations existed
+        report.update(run_id=outcome.run.run_id, embedded=outcome.run.embedded, failed=outcome.run.failed)
+    if outcome.switched is not None:
+        report["switched_to"] = outcome.switched.active.model
+    return report
 
 
 async def rebuild_index_job(ctx: dict[str, Any]) -> dict[str, Any]:
@@ -129,11 +152,20 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["settings"] = settings
     ctx["pool"] = await create_pool(await resolve_database_url(settings), max_size=4)
     async with ctx["pool"].acquire() as conn:
-        await check_dimension(conn, settings.model, model_dimension(settings.model))
+        await check_dimension(conn)
+        active = await active_generation(conn)
+    # Leave half the cores to the API and PostgreSQL unless told otherwise.
+    threads = settings.torch_threads or max(1, (os.cpu_count() or 2) // 2)
+    model_settings = settings.model_copy(update={"torch_threads": threads})
     if ctx.get("embedder") is None:
-        # Leave half the cores to the API and PostgreSQL unless told otherwise.
-        threads = settings.torch_threads or max(1, (os.cpu_count() or 2) // 2)
-        ctx["embedder"] = await asyncio.to_thread(load_embedder, settings.model_copy(update={"torch_threads": threads}))
+        ctx["embedder"] = await asyncio.to_thread(load_embedder, model_settings)
+    # The active generation's model too, when another is configured: it keeps serving (and current) until the switch.
+    ctx["encoders"] = ctx.get("encoders") or Encoders(model_settings, ctx["embedder"])
+    if ctx["embedder"].model_name != active.model:
+        log.info(
+            "model change: %s serves, %s is configured; backfilling it now", active.model, settings.embedding_model
+        )
+        await ctx["redis"].enqueue_job(REFRESH_FUNCTION, _job_id=REFRESH_JOB_ID, full=False, trigger="model-change")
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import strawberry
 
+from app.embeddings.generations import GenerationStatus
 from app.queue.client import QueuedJob
 from app.status.doctor import Check
 from app.status.stats import Stats as StatsModel
@@ -72,6 +73,38 @@ class RefreshJob:
         return cls(id=strawberry.ID(job.id), status=job.status, run=EmbeddingRun.from_row(job.run) if job.run else None)
 
 
+@strawberry.type(
+    description="The vectors of one embedding model. ACTIVE serves every query; during a model change NEXT is "
+    "being backfilled beside it, and after a switch PREVIOUS is kept for a rollback until pruned."
+)
+class EmbeddingGeneration:
+    id: strawberry.ID
+    slot: str = strawberry.field(description="active, next or previous.")
+    model: str = strawberry.field(description="As stored beside each vector: the model, and +<encoder> if not torch.")
+    dimension: int
+    movies: int
+    current_vectors: int = strawberry.field(description="Movies with a vector made from their current text.")
+    coverage_percentage: float
+    index_valid: bool | None = strawberry.field(description="The films' vector index: valid, invalid, or null: none.")
+    passage_index_valid: bool | None
+
+    @classmethod
+    def from_status(cls, status: GenerationStatus) -> EmbeddingGeneration:
+        """Build from app.embeddings.generations.GenerationStatus."""
+        g, c = status.generation, status.coverage
+        return cls(
+            id=strawberry.ID(str(g.id)),
+            slot=g.slot,
+            model=g.model,
+            dimension=g.dimension,
+            movies=c.total,
+            current_vectors=c.current,
+            coverage_percentage=round(c.percent, 2),
+            index_valid=status.index_valid,
+            passage_index_valid=status.passage_index_valid,
+        )
+
+
 @strawberry.type(description="Catalogue coverage and index facts, as `movierec stats` prints them.")
 class Stats:
     total_movies: int
@@ -91,6 +124,9 @@ class Stats:
     index: VectorIndex | None
     last_run: EmbeddingRun | None
     recommender: RecommenderModel | None = strawberry.field(description="The collaborative model serving now.")
+    generations: list[EmbeddingGeneration] = strawberry.field(
+        description="The active generation, and during a model change the one being backfilled (and the previous)."
+    )
 
     @classmethod
     def from_model(cls, s: StatsModel) -> Stats:
@@ -121,6 +157,7 @@ class Stats:
             else None,
             last_run=EmbeddingRun.from_row(run) if run else None,
             recommender=RecommenderModel.from_row(s.recommender) if s.recommender else None,
+            generations=[EmbeddingGeneration.from_status(each) for each in s.generations],
         )
 
 

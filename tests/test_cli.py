@@ -40,7 +40,8 @@ def test_concurrent_migrate_commands(database_url: str) -> None:
     assert [p.returncode for p in procs] == [0, 0]
     assert outputs == [
         "migrations: applied 0001_catalogue\nmigrations: applied 0002_jobs\nmigrations: applied 0003_recommender\n"
-        "migrations: applied 0004_rating_stats\nmigrations: applied 0005_search\nmigrations: applied 0006_sources",
+        "migrations: applied 0004_rating_stats\nmigrations: applied 0005_search\nmigrations: applied 0006_sources\n"
+        "migrations: applied 0007_generations",
         "migrations: nothing to do",
     ]
 
@@ -50,17 +51,19 @@ def test_commands_refuse_an_unmigrated_database(database_url: str) -> None:
     assert result.returncode == 1 and "run `movierec migrate` first" in result.stderr
 
 
-def test_dimension_mismatch_refuses_to_start(database_url: str, tmp_path: Path) -> None:
+def test_a_model_of_another_size_is_a_new_generation_not_an_error(database_url: str, tmp_path: Path) -> None:
     assert movierec(database_url, "migrate").returncode == 0
     model = tmp_path / "bigger-model"
     (model / "1_Pooling").mkdir(parents=True)
-    (model / "1_Pooling" / "config.json").write_text(json.dumps({"word_embedding_dimension": 768}))
-    result = movierec(database_url, "stats", MOVIEREC_MODEL=str(model))
-    assert result.returncode == 1
-    assert "384" in result.stderr and "768" in result.stderr and "movierec resize-embeddings" in result.stderr
-    resized = movierec(database_url, "resize-embeddings", MOVIEREC_MODEL=str(model))
-    assert resized.returncode == 0 and "vector(384) to vector(768)" in resized.stdout
-    assert movierec(database_url, "stats", MOVIEREC_MODEL=str(model)).returncode == 0
+    (model / "modules.json").write_text(json.dumps([{"path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]))
+    (model / "1_Pooling" / "config.json").write_text(json.dumps({"embedding_dimension": 768}))
+    stats = movierec(database_url, "stats", MOVIEREC_MODEL=str(model))
+    assert stats.returncode == 0, stats.stderr
+    assert "active: generation 1, all-MiniLM-L6-v2 (384 dimensions)" in stats.stdout
+    status = movierec(database_url, "generations", MOVIEREC_MODEL=str(model))
+    assert status.returncode == 0 and f"configured: {model}, not the active model" in status.stdout
+    refused = movierec(database_url, "generations", "switch")
+    assert refused.returncode == 1 and "no generation is being backfilled" in refused.stderr
 
 
 def test_import_reports_and_malformed_file_fails_cleanly(database_url: str) -> None:

@@ -10,7 +10,7 @@ import pytest
 from app.catalogue.importers.demo import import_demo
 from app.cli.doctor import doctor_checks as doctor
 from app.db.connections import connect
-from app.db.migrate import DimensionMismatch, check_dimension, column_dimension, migrate, resize_embedding_column
+from app.db.migrate import DimensionMismatch, check_dimension, column_dimension, migrate
 from app.embeddings.pipeline import embed_movies
 from app.search.index import INDEX_NAME, describe_index, ensure_index, ivfflat_lists, ivfflat_probes
 from app.settings import Settings
@@ -21,23 +21,22 @@ async def test_migrations_apply_once_even_when_run_concurrently(database_url: st
     first, second = await connect(database_url, vector=False), await connect(database_url, vector=False)
     try:
         applied = await asyncio.gather(migrate(first, 384), migrate(second, 384))
-        assert sorted(len(a) for a in applied) == [0, 6]  # one applied them, the other waited and found nothing
+        assert sorted(len(a) for a in applied) == [0, 7]  # one applied them, the other waited and found nothing
         assert await migrate(first, 384) == []
-        assert await first.fetchval("SELECT count(*) FROM schema_migrations") == 6
+        assert await first.fetchval("SELECT count(*) FROM schema_migrations") == 7
         assert await column_dimension(first) == 384
     finally:
         await first.close()
         await second.close()
 
 
-async def test_dimension_mismatch_is_refused_with_both_numbers_and_the_fix(conn: asyncpg.Connection) -> None:
-    await check_dimension(conn, "all-MiniLM-L6-v2", 384)
+async def test_a_column_changed_by_hand_is_refused_with_both_numbers_and_the_fix(conn: asyncpg.Connection) -> None:
+    await check_dimension(conn)  # the column and the active generation agree
+    await conn.execute("DROP INDEX IF EXISTS movies_embedding_idx; ALTER TABLE movies ALTER embedding TYPE vector(768)")
     with pytest.raises(DimensionMismatch) as error:
-        await check_dimension(conn, "all-mpnet-base-v2", 768)
+        await check_dimension(conn)
     message = str(error.value)
-    assert "384" in message and "768" in message and "movierec resize-embeddings" in message
-    assert await resize_embedding_column(conn, 768) == 384
-    await check_dimension(conn, "all-mpnet-base-v2", 768)
+    assert "768" in message and "384" in message and "MOVIEREC_MODEL" in message
 
 
 async def test_column_dimension_reads_the_typmod(conn: asyncpg.Connection) -> None:

@@ -7,7 +7,7 @@ import sys
 
 from pydantic import ValidationError
 
-from app.cli import catalogue, doctor, recommender, servers  # noqa: F401 (each module registers its commands)
+from app.cli import catalogue, doctor, generations, recommender, servers  # noqa: F401 (each module registers its commands)
 from app.cli.base import cli
 from app.embeddings.model import DeviceUnavailable
 from app.settings import get_settings

@@ -16,7 +16,6 @@ import typer
 
 from app.db.connections import connect, init_connection, resolve_database_url
 from app.db.migrate import DimensionMismatch, check_dimension, pending_migrations
-from app.embeddings.model import model_dimension
 from app.settings import Settings, get_settings
 
 cli = typer.Typer(
@@ -39,9 +38,9 @@ class Output:
 
 
 async def check_schema_dimension(conn: asyncpg.Connection, settings: Settings) -> None:
-    """The model's dimension against the column's, as a CommandError that names the fix."""
+    """The active generation's dimension against the column's, as a CommandError that names the fix."""
     try:
-        await check_dimension(conn, settings.model, model_dimension(settings.model))
+        await check_dimension(conn)
     except DimensionMismatch as error:
         raise CommandError(str(error)) from None
 

@@ -17,9 +17,9 @@ from app.catalogue.movies import count_movies
 from app.cli.base import CommandError, check_schema_dimension, cli, database_command, import_cli
 from app.db.connections import init_connection
 from app.db.migrate import migrate as apply_migrations
-from app.db.migrate import resize_embedding_column
 from app.embeddings.model import Embedder, load_embedder, model_dimension
-from app.embeddings.pipeline import EmbeddingBusy, embed_movies
+from app.embeddings.pipeline import EmbeddingBusy, EmbedResult
+from app.embeddings.refresh import refresh_embeddings
 from app.search.index import ensure_index
 from app.settings import Settings
 from app.status.stats import collect_stats
@@ -33,7 +33,7 @@ def _progress() -> bool:
 
 async def migrate_database(conn: asyncpg.Connection, settings: Settings) -> list[str]:
     """Apply pending migrations, then register the vector codec on this connection."""
-    applied = await apply_migrations(conn, model_dimension(settings.model))
+    applied = await apply_migrations(conn, model_dimension(settings.model), settings.embedding_model)
     await init_connection(conn)
     await check_schema_dimension(conn, settings)
     if not applied:
@@ -51,20 +51,29 @@ async def _imported(conn: asyncpg.Connection, fmt: Format, path: Path | None, cr
         raise CommandError(f"cannot read {path}: {error}") from None
 
 
+def _run_line(result: EmbedResult, what: str) -> str:
+    return (
+        f"{what} run #{result.run_id}: embedded {result.embedded} ({result.title_only} from a title only), "
+        f"already current {result.skipped}, failed {result.failed}, "
+        f"{result.seconds:.1f}s ({result.rate:.1f} movies/s)"
+    )
+
+
 async def embed_stale(
     conn: asyncpg.Connection, settings: Settings, *, full: bool = False, embedder: Embedder | None = None
 ) -> list[str]:
-    """Embed stale movies (or all of them) with the configured model."""
+    """Embed stale movies (or all of them) for the serving model; backfill and switch to a newly configured one."""
     embedder = embedder or load_embedder(settings)
     try:
-        result = await embed_movies(conn, embedder, full=full, progress=_progress(), batch_size=settings.embed_batch)
+        outcome = await refresh_embeddings(conn, embedder, settings, full=full, trigger="cli", progress=_progress())
     except EmbeddingBusy as error:
         raise CommandError(f"{error}; try again when it has finished") from None
-    return [
-        f"embedding run #{result.run_id}: embedded {result.embedded} ({result.title_only} from a title only), "
-        f"already current {result.skipped}, failed {result.failed}, "
-        f"{result.seconds:.1f}s ({result.rate:.1f} movies/s)"
-    ]
+    lines = [] if outcome.run is None else [_run_line(outcome.run, "embedding")]
+    if outcome.backfill is not None:
+        lines.append(_run_line(outcome.backfill, f"new generation ({embedder.model_name}) backfill"))
+    if outcome.switched is not None:
+        lines.append(f"switched: {outcome.switched.active.model} serves; the previous generation is kept for rollback")
+    return lines
 
 
 async def build_index(conn: asyncpg.Connection, settings: Settings, *, rebuild: bool = False) -> list[str]:
@@ -79,20 +88,6 @@ async def build_index(conn: asyncpg.Connection, settings: Settings, *, rebuild: 
 async def migrate(conn: asyncpg.Connection, settings: Settings) -> list[str]:
     """Apply pending migrations (safe to run concurrently)."""
     return await migrate_database(conn, settings)
-
-
-@cli.command("resize-embeddings")
-@database_command(migrated=False)
-async def resize_embeddings(conn: asyncpg.Connection, settings: Settings) -> list[str]:
-    """Change the vector column to the model's dimension (drops every stored embedding)."""
-    dimension = model_dimension(settings.model)
-    old = await resize_embedding_column(conn, dimension)
-    if old == dimension:
-        return [f"movies.embedding is already vector({dimension}): nothing to do"]
-    return [
-        f"movies.embedding changed from vector({old}) to vector({dimension}); stored embeddings dropped",
-        "next: `movierec embed` then `movierec index`",
-    ]
 
 
 @import_cli.command("wikipedia")
@@ -161,7 +156,7 @@ async def setup(conn: asyncpg.Connection, settings: Settings) -> list[str]:
         lines += ["demo catalogue: " + line for line in (await import_demo(conn, progress=_progress())).lines()]
     lines += await embed_stale(conn, settings)
     lines += await build_index(conn, settings)
-    return lines + (await collect_stats(conn, settings.embedding_model)).lines()
+    return lines + (await collect_stats(conn)).lines()
 
 
 @cli.command()

@@ -12,7 +12,7 @@ import typer
 from app.cli.base import Output, cli, database_command
 from app.db.connections import create_pool, init_connection, resolve_database_url
 from app.db.migrate import pending_migrations
-from app.embeddings.model import load_embedder, model_dimension
+from app.embeddings.encoders import Encoders, QueryEncoder
 from app.evaluation.evaluate import EvaluationConfig, table
 from app.evaluation.evaluate import evaluate as run_evaluation
 from app.evaluation.search import evaluate_search, search_table
@@ -28,7 +28,7 @@ async def doctor_checks(conn: asyncpg.Connection, settings: Settings) -> list[Ch
     """Every health check, the web app's files included outside production."""
     if not await pending_migrations(conn):
         await init_connection(conn)
-    checks = await run_checks(conn, settings, model_dimension(settings.model))
+    checks = await run_checks(conn, settings)
     if settings.env != "production":
         missing = missing_graphiql_assets()
         detail = "installed" if not missing else f"missing {', '.join(missing)}"
@@ -40,7 +40,7 @@ async def doctor_checks(conn: asyncpg.Connection, settings: Settings) -> list[Ch
 @database_command()
 async def stats(conn: asyncpg.Connection, settings: Settings) -> list[str]:
     """Coverage, model, dimension, index and the last embedding run."""
-    return (await collect_stats(conn, settings.embedding_model)).lines()
+    return (await collect_stats(conn)).lines()
 
 
 @cli.command()
@@ -81,7 +81,8 @@ async def evaluate_search_command(
     url = await resolve_database_url(settings)
     pool = await create_pool(url, min_size=1, max_size=2, server_settings=session_settings(settings))
     try:
-        search = Search(pool, settings, VectorSearch(settings, settings_on_connection=True), load_embedder(settings))
+        encoder = QueryEncoder(pool, Encoders(settings))  # the serving generation's model
+        search = Search(pool, settings, VectorSearch(settings, settings_on_connection=True), encoder)
         results = await evaluate_search(search, conn)
     finally:
         await pool.close()

@@ -10,6 +10,8 @@ from importlib import resources
 
 import asyncpg
 
+from app.settings import BUNDLED_MODEL
+
 _FILE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
 # An arbitrary, fixed key: every `movierec migrate` (and resize) serialises on it.
@@ -36,13 +38,8 @@ WHERE a.attrelid = to_regclass('movies') AND a.attname = 'embedding' AND NOT a.a
 """
 VECTOR_EXTENSION_VERSION = "SELECT extversion FROM pg_extension WHERE extname = 'vector'"
 
-# The column keeps its name; every vector is dropped because it has the wrong length.
-RESIZE_EMBEDDING_COLUMN = "ALTER TABLE movies ALTER COLUMN embedding TYPE vector({dimension}) USING NULL"
-# Passage vectors go with the film vectors; their index is rebuilt on the empty column at once.
-RESIZE_PASSAGES = "TRUNCATE movie_passages; ALTER TABLE movie_passages ALTER COLUMN embedding TYPE vector({dimension})"
-# The vector index (app/search/index.py names it) depends on the column's type.
-DROP_VECTOR_INDEX = "DROP INDEX IF EXISTS movies_embedding_idx"
-CLEAR_EMBEDDING_STATE = "UPDATE movies SET embedding_model = NULL, embedded_hash = NULL, embedded_at = NULL"
+# The serving generation's size (app/embeddings/generations.py keeps the slots).
+ACTIVE_GENERATION_SIZE = "SELECT model, dimension FROM embedding_generations WHERE slot = 'active'"
 
 
 @dataclass(frozen=True)
@@ -53,10 +50,11 @@ class Migration:
     name: str
     template: str
 
-    def render(self, dimension: int) -> str:
-        """The DDL with the embedding dimension filled in."""
+    def render(self, dimension: int, model: str = BUNDLED_MODEL) -> str:
+        """The DDL with the embedding dimension and the configured model (a quoted literal) filled in."""
         # A plain replace, not string.Template: DDL may contain `$` (regexes, dollar quoting).
-        return self.template.replace("${dimension}", str(int(dimension)))
+        literal = "'" + model.replace("'", "''") + "'"
+        return self.template.replace("${dimension}", str(int(dimension))).replace("${model}", literal)
 
 
 class DimensionMismatch(RuntimeError):
@@ -88,8 +86,11 @@ async def schema_lock(conn: asyncpg.Connection) -> AsyncIterator[None]:
         await conn.execute(RELEASE_MIGRATION_LOCK, MIGRATION_LOCK_KEY)
 
 
-async def migrate(conn: asyncpg.Connection, dimension: int) -> list[Migration]:
-    """Apply pending migrations; a concurrent caller waits, then finds nothing to do."""
+async def migrate(conn: asyncpg.Connection, dimension: int, model: str = BUNDLED_MODEL) -> list[Migration]:
+    """Apply pending migrations for a `dimension`-sized `model` (as stored beside each vector).
+
+    A concurrent caller waits, then finds nothing to do.
+    """
     applied_now: list[Migration] = []
     async with schema_lock(conn):
         await conn.execute(CREATE_MIGRATIONS_TABLE)
@@ -98,7 +99,7 @@ async def migrate(conn: asyncpg.Connection, dimension: int) -> list[Migration]:
             if migration.version in applied:
                 continue
             async with conn.transaction():
-                await conn.execute(migration.render(dimension))
+                await conn.execute(migration.render(dimension, model))
                 await conn.execute(RECORD_MIGRATION, migration.version, migration.name)
             applied_now.append(migration)
     return applied_now
@@ -132,27 +133,17 @@ async def column_dimension(conn: asyncpg.Connection) -> int | None:
     return int(match[1])
 
 
-async def check_dimension(conn: asyncpg.Connection, model: str, dimension: int) -> None:
-    """Refuse to go on when the column and the model disagree, naming both and the fix."""
+async def check_dimension(conn: asyncpg.Connection) -> None:
+    """Refuse to go on when the serving vectors' column and the active generation disagree on the size.
+
+    A configured model of another size is not a mismatch: it is a new generation, backfilled beside the
+    active one (`movierec embed`). Only a column changed by hand gets here.
+    """
     stored = await column_dimension(conn)
-    if stored is not None and stored != dimension:
+    active = await conn.fetchrow(ACTIVE_GENERATION_SIZE)
+    if stored is not None and active is not None and stored != active["dimension"]:
         raise DimensionMismatch(
-            f"movies.embedding holds {stored}-dimensional vectors but the model {model!r} "
-            f"produces {dimension}-dimensional ones. Run `movierec resize-embeddings` to change "
-            f"the column to vector({dimension}) (this drops every stored embedding), then "
-            "`movierec embed` and `movierec index`."
+            f"movies.embedding holds {stored}-dimensional vectors but the active generation's model "
+            f"{active['model']!r} makes {active['dimension']}-dimensional ones; the column was changed outside "
+            "movierec: restore it, or set MOVIEREC_MODEL and run `movierec embed` to build a new generation"
         )
-
-
-async def resize_embedding_column(conn: asyncpg.Connection, dimension: int) -> int | None:
-    """Change movies.embedding to vector(dimension), dropping the vectors; returns the old size."""
-    async with schema_lock(conn), conn.transaction():
-        old = await column_dimension(conn)
-        if old == dimension:
-            return old
-        # The index is rebuilt after re-embedding (`movierec index`).
-        await conn.execute(DROP_VECTOR_INDEX)
-        await conn.execute(RESIZE_EMBEDDING_COLUMN.format(dimension=int(dimension)))
-        await conn.execute(RESIZE_PASSAGES.format(dimension=int(dimension)))
-        await conn.execute(CLEAR_EMBEDDING_STATE)
-        return old

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
@@ -30,11 +31,35 @@ class Embedder(Protocol):
     def encode(self, texts: Sequence[str]) -> FloatArray: ...
 
 
+def _module_configs(folder: Path) -> list[tuple[str, dict[str, object]]]:
+    """Each module's type and config.json, in the order modules.json runs them."""
+    modules = json.loads((folder / "modules.json").read_text())
+    configs: list[tuple[str, dict[str, object]]] = []
+    for module in modules:
+        config = folder / module.get("path", "") / "config.json"
+        configs.append((str(module.get("type", "")), json.loads(config.read_text()) if config.is_file() else {}))
+    return configs
+
+
+@lru_cache(maxsize=16)
 def model_dimension(model: str) -> int:
-    """The model's output dimension, read from its pooling config without loading weights."""
-    pooling = Path(resolve_model_path(model)) / "1_Pooling" / "config.json"
-    if pooling.is_file():
-        return int(json.loads(pooling.read_text())["word_embedding_dimension"])
+    """The model's output dimension from its saved module configs (no weights loaded), cached.
+
+    The last module that sets a size wins: a Dense projection after pooling, else the pooling
+    (sentence-transformers 6 writes `embedding_dimension`, earlier releases `word_embedding_dimension`).
+    A model without readable configs is loaded once and asked.
+    """
+    folder = Path(resolve_model_path(model))
+    dimension: int | None = None
+    if (folder / "modules.json").is_file():
+        for kind, config in _module_configs(folder):
+            if kind.endswith(".Dense") and "out_features" in config:
+                dimension = int(str(config["out_features"]))
+            elif kind.endswith(".Pooling"):
+                size = config.get("embedding_dimension", config.get("word_embedding_dimension"))
+                dimension = int(str(size)) if size is not None else dimension
+    if dimension is not None:
+        return dimension
     return SentenceTransformerEmbedder(model, device="cpu").dimension
 
 

@@ -13,6 +13,7 @@ import asyncpg
 import numpy as np
 from tqdm import tqdm
 
+from app.embeddings.generations import ACTIVE, NEXT, Slot, adopt_if_empty, spec_from_model_name
 from app.embeddings.model import Embedder
 from app.embeddings.recipe import rehash_if_recipe_changed
 from app.embeddings.text import content_from_row, embedding_text, passages
@@ -25,28 +26,80 @@ EMBED_LOCK_KEY = 7_361_044_202
 TRY_EMBED_LOCK = "SELECT pg_try_advisory_lock($1)"
 RELEASE_EMBED_LOCK = "SELECT pg_advisory_unlock($1)"
 
-# A movie needs embedding when it has none, its text changed since, or another model made it.
-# $1 model, $2 cut-off: with --all, anything embedded before this run started is redone too.
-_STALE = """(embedding IS NULL
-     OR embedded_hash IS DISTINCT FROM content_hash
-     OR embedding_model IS DISTINCT FROM $1
-     OR ($2::timestamptz IS NOT NULL AND embedded_at < $2))"""
 
-COUNT_STALE = f"""
-SELECT count(*) FILTER (WHERE {_STALE}) AS stale, count(*) AS total FROM movies
-"""
+# A movie needs embedding when its slot has no vector for it, its text changed since, or another
+# model made it. $1 model, $2 cut-off: with --all, anything embedded before this run started is redone too.
+def _stale(slot: Slot) -> str:
+    return f"""({slot.embedding} IS NULL
+     OR {slot.hash} IS DISTINCT FROM content_hash
+     OR {slot.model} IS DISTINCT FROM $1
+     OR ($2::timestamptz IS NOT NULL AND {slot.at} < $2))"""
+
+
+def _count_stale(slot: Slot) -> str:
+    return f"SELECT count(*) FILTER (WHERE {_stale(slot)}) AS stale, count(*) AS total FROM movies"
+
 
 # Keyset pagination by id: a movie that keeps failing is passed over, never looped on.
-NEXT_STALE_BATCH = f"""
+def _next_stale_batch(slot: Slot) -> str:
+    return f"""
 SELECT id, title, year, overview, genres, keywords, cast_members, director, content_hash
 FROM movies
-WHERE id > $3 AND {_STALE}
+WHERE id > $3 AND {_stale(slot)}
 ORDER BY id
 LIMIT $4
 """
 
+
+# The hash records the text the vector was made from; if the movie changed while it was being
+# encoded, the hashes differ and the next run picks it up again. The active slot's run writes the
+# full-text document with the vector, so words and meaning index the same version of a film.
+def _apply_staging(slot: Slot) -> str:
+    document = (
+        ",\n    search_document = movierec_search_document("
+        "m.title, m.director, m.cast_members, m.keywords, m.genres, m.overview)"
+        if slot is ACTIVE
+        else ""
+    )
+    return f"""
+UPDATE movies AS m
+SET {slot.embedding} = s.embedding, {slot.model} = $1, {slot.hash} = s.content_hash, {slot.at} = now(){document}
+FROM embedding_staging AS s
+WHERE m.id = s.id
+"""
+
+
+# A movie's passages are replaced with its vector, in the same transaction: never a mix of texts.
+# Two statements: a data-modifying CTE's DELETE is invisible to the INSERT beside it.
+def _apply_passage_staging(slot: Slot) -> str:
+    return f"""
+DELETE FROM {slot.passages} p USING embedding_staging s WHERE p.movie_id = s.id;
+INSERT INTO {slot.passages} (movie_id, ordinal, embedding)
+SELECT movie_id, ordinal, embedding FROM passage_staging
+"""
+
+
+@dataclass(frozen=True)
+class SlotStatements:
+    """The pipeline's statements for one generation slot."""
+
+    count_stale: str
+    next_stale_batch: str
+    apply_staging: str
+    apply_passage_staging: str
+
+
+STATEMENTS = {
+    slot.name: SlotStatements(
+        _count_stale(slot), _next_stale_batch(slot), _apply_staging(slot), _apply_passage_staging(slot)
+    )
+    for slot in (ACTIVE, NEXT)
+}
+
+# Dropped first: one session may stage vectors of two generations' sizes in turn.
 CREATE_STAGING = """
-CREATE TEMP TABLE IF NOT EXISTS embedding_staging (
+DROP TABLE IF EXISTS embedding_staging;
+CREATE TEMP TABLE embedding_staging (
     id bigint PRIMARY KEY,
     embedding vector({dimension}) NOT NULL,
     content_hash text NOT NULL
@@ -54,7 +107,8 @@ CREATE TEMP TABLE IF NOT EXISTS embedding_staging (
 """
 
 CREATE_PASSAGE_STAGING = """
-CREATE TEMP TABLE IF NOT EXISTS passage_staging (
+DROP TABLE IF EXISTS passage_staging;
+CREATE TEMP TABLE passage_staging (
     movie_id bigint NOT NULL,
     ordinal smallint NOT NULL,
     embedding vector({dimension}) NOT NULL
@@ -65,25 +119,6 @@ STAGING_TABLE = "embedding_staging"
 STAGING_COLUMNS = ("id", "embedding", "content_hash")
 PASSAGE_STAGING_TABLE = "passage_staging"
 PASSAGE_STAGING_COLUMNS = ("movie_id", "ordinal", "embedding")
-
-# embedded_hash records the text the vector was made from; if the movie changed while it
-# was being encoded, the hashes differ and the next run picks it up again. The full-text document
-# is written with the vector, so words and meaning index the same version of a film.
-APPLY_STAGING = """
-UPDATE movies AS m
-SET embedding = s.embedding, embedding_model = $1, embedded_hash = s.content_hash, embedded_at = now(),
-    search_document = movierec_search_document(m.title, m.director, m.cast_members, m.keywords, m.genres, m.overview)
-FROM embedding_staging AS s
-WHERE m.id = s.id
-"""
-
-# A movie's passages are replaced with its vector, in the same transaction: never a mix of texts.
-# Two statements: a data-modifying CTE's DELETE is invisible to the INSERT beside it.
-APPLY_PASSAGE_STAGING = """
-DELETE FROM movie_passages p USING embedding_staging s WHERE p.movie_id = s.id;
-INSERT INTO movie_passages (movie_id, ordinal, embedding)
-SELECT movie_id, ordinal, embedding FROM passage_staging
-"""
 
 START_RUN = """
 INSERT INTO embedding_runs (trigger, model, full_run, job_id) VALUES ($1, $2, $3, $4)
@@ -158,12 +193,13 @@ def _encode_each(embedder: Embedder, texts: Sequence[str]) -> list[FloatArray | 
 class _Run:
     """One embedding run on one connection: batches in, vectors out, counts kept."""
 
-    def __init__(self, conn: asyncpg.Connection, embedder: Embedder, result: EmbedResult) -> None:
+    def __init__(self, conn: asyncpg.Connection, embedder: Embedder, result: EmbedResult, slot: Slot) -> None:
         self.conn, self.embedder, self.result = conn, embedder, result
+        self.statements = STATEMENTS[slot.name]
 
     async def fetch(self, after_id: int, cutoff: datetime | None, size: int) -> list[asyncpg.Record]:
         rows: list[asyncpg.Record] = await self.conn.fetch(
-            NEXT_STALE_BATCH, self.embedder.model_name, cutoff, after_id, size
+            self.statements.next_stale_batch, self.embedder.model_name, cutoff, after_id, size
         )
         return rows
 
@@ -205,8 +241,8 @@ class _Run:
             await self.conn.copy_records_to_table(
                 PASSAGE_STAGING_TABLE, records=passage_records, columns=PASSAGE_STAGING_COLUMNS
             )
-            await self.conn.execute(APPLY_STAGING, self.embedder.model_name)
-            await self.conn.execute(APPLY_PASSAGE_STAGING)
+            await self.conn.execute(self.statements.apply_staging, self.embedder.model_name)
+            await self.conn.execute(self.statements.apply_passage_staging)
         self.result.embedded += len(records)
         self.result.failed += len(rows) - len(records)
         self.result.title_only += sum(
@@ -232,12 +268,15 @@ async def embed_movies(
     progress: bool = False,
     max_batches: int | None = None,
     job_id: str | None = None,
+    slot: Slot = ACTIVE,
 ) -> EmbedResult:
-    """Embed every stale movie (all of them with `full`), one committed batch at a time."""
+    """Embed every stale movie of a generation slot (all of them with `full`), one committed batch at a time."""
     if not await conn.fetchval(TRY_EMBED_LOCK, EMBED_LOCK_KEY):
         raise EmbeddingBusy("another embedding run is in progress")
     try:
         await conn.execute(MARK_ABANDONED_RUNS)
+        if slot is ACTIVE:
+            await adopt_if_empty(conn, spec_from_model_name(embedder.model_name, embedder.dimension))
         rehashed = await rehash_if_recipe_changed(conn)
         if rehashed:
             log.info("the embedding recipe changed: %d movies will be re-embedded", rehashed)
@@ -246,11 +285,13 @@ async def embed_movies(
         cutoff = run["started_at"] if full else None
         await conn.execute(CREATE_STAGING.format(dimension=int(embedder.dimension)))
         await conn.execute(CREATE_PASSAGE_STAGING.format(dimension=int(embedder.dimension)))
-        counts = await conn.fetchrow(COUNT_STALE, embedder.model_name, cutoff)
+        counts = await conn.fetchrow(STATEMENTS[slot.name].count_stale, embedder.model_name, cutoff)
         result.skipped = counts["total"] - counts["stale"]
         started = time.perf_counter()
         try:
-            await _pipeline(_Run(conn, embedder, result), cutoff, batch_size, counts["stale"], progress, max_batches)
+            await _pipeline(
+                _Run(conn, embedder, result, slot), cutoff, batch_size, counts["stale"], progress, max_batches
+            )
             result.status = "succeeded"
             error = None
         except BaseException as exc:  # also Ctrl-C and task cancellation: record, then re-raise

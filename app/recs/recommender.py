@@ -7,7 +7,6 @@ from collections.abc import Sequence
 import asyncpg
 import numpy as np
 
-from app.embeddings.model import Embedder
 from app.errors import BadUserInput, NotFound, Unavailable, check_limit, check_page
 from app.recs.explain import Explanation, explain
 from app.recs.hybrid import load_hybrid_pools
@@ -49,8 +48,8 @@ def check_diversity(diversity: float) -> float:
 class Recommender:
     """The recommendation operations, each a small, fixed number of SQL round trips."""
 
-    def __init__(self, pool: asyncpg.Pool, settings: Settings, search: VectorSearch, embedder: Embedder | None) -> None:
-        self.pool, self.settings, self.search, self.embedder = pool, settings, search, embedder
+    def __init__(self, pool: asyncpg.Pool, settings: Settings, search: VectorSearch) -> None:
+        self.pool, self.settings, self.search = pool, settings, search
 
     def _cold_start(self, popular: list[Candidate], limit: int, diversity: float) -> list[Candidate]:
         return rank_cold_start(popular, limit, diversity, scale=self.settings.popularity_scale)

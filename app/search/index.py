@@ -35,12 +35,12 @@ COUNT_EMBEDDED = "SELECT count(*) FROM movies WHERE embedding IS NOT NULL"
 # Index names and parameters are identifiers and literals PostgreSQL cannot bind; the caller
 # formats them from a fixed allow-list and validated integers only.
 CREATE_HNSW = """
-CREATE INDEX CONCURRENTLY {name} ON movies USING hnsw (embedding {opclass})
+CREATE INDEX CONCURRENTLY {name} ON movies USING hnsw ({column} {opclass})
 WITH (m = {m}, ef_construction = {ef_construction})
 """
 
 CREATE_IVFFLAT = """
-CREATE INDEX CONCURRENTLY {name} ON movies USING ivfflat (embedding {opclass}) WITH (lists = {lists})
+CREATE INDEX CONCURRENTLY {name} ON movies USING ivfflat ({column} {opclass}) WITH (lists = {lists})
 """
 
 DROP_INDEX = "DROP INDEX CONCURRENTLY IF EXISTS {name}"
@@ -124,17 +124,19 @@ def _matches(info: IndexInfo, settings: Settings) -> bool:
     return settings.ivfflat_lists is None or info.options.get("lists") == str(settings.ivfflat_lists)
 
 
-def _create_statement(settings: Settings, name: str, rows: int) -> str:
+def create_index_statement(settings: Settings, name: str, rows: int, column: str = "embedding") -> str:
+    """CREATE INDEX CONCURRENTLY for a vector column of movies, as the settings describe the index."""
     opclass = OPCLASS[settings.index_metric]
     if settings.index_type == "hnsw":
         return CREATE_HNSW.format(
             name=name,
+            column=column,
             opclass=opclass,
             m=int(settings.hnsw_m),
             ef_construction=int(settings.hnsw_ef_construction),
         )
     lists = int(settings.ivfflat_lists or ivfflat_lists(rows))
-    return CREATE_IVFFLAT.format(name=name, opclass=opclass, lists=lists)
+    return CREATE_IVFFLAT.format(name=name, column=column, opclass=opclass, lists=lists)
 
 
 async def ensure_index(conn: asyncpg.Connection, settings: Settings, *, rebuild: bool = False) -> IndexOutcome:
@@ -161,10 +163,10 @@ async def ensure_index(conn: asyncpg.Connection, settings: Settings, *, rebuild:
     await conn.execute(BUILD_MEMORY)
     name = _BUILDING_NAME if current is not None else INDEX_NAME
     try:
-        await conn.execute(_create_statement(settings, name, rows))
+        await conn.execute(create_index_statement(settings, name, rows))
     except BaseException:
         # CREATE INDEX CONCURRENTLY leaves an invalid index behind when it fails.
-        await _drop_quietly(conn, name)
+        await drop_index_quietly(conn, name)
         raise
     if current is not None:
         # Swap: queries use the old index until the new one is valid and in place.
@@ -186,7 +188,7 @@ async def changed_since_build(conn: asyncpg.Connection) -> float:
     return float(counts["changed"] / counts["total"]) if counts["total"] else 0.0
 
 
-async def _drop_quietly(conn: asyncpg.Connection, name: str) -> None:
+async def drop_index_quietly(conn: asyncpg.Connection, name: str) -> None:
     """Drop a half-built index, ignoring a connection that is already gone."""
     with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
         await conn.execute(DROP_INDEX.format(name=name))

@@ -11,13 +11,14 @@ from typing import Any
 import asyncpg
 
 from app.catalogue.movies import load_movies_by_ids
-from app.embeddings.model import Embedder
+from app.embeddings.encoders import QueryEncoder
 from app.errors import MAX_OFFSET, BadUserInput, Unavailable, check_page
 from app.search.filters import NO_FILTER, MovieFilter
-from app.search.fusion import SearchHit, SearchMode, fuse, keyword_query
+from app.search.fusion import RetrieverHit, SearchHit, SearchMode, fuse, keyword_query
 from app.search.hybrid import semantic_hits, word_hits
 from app.search.vectors import VectorSearch
 from app.settings import Settings
+from app.vectors import FloatArray
 
 MAX_QUERY = 1_000
 # Films each retriever returns, by how deep the page reaches. The first tier stays within HNSW's
@@ -63,10 +64,8 @@ def check_query(text: str) -> str:
 class Search:
     """Hybrid search over the catalogue: meaning, words and title trigrams, fused."""
 
-    def __init__(
-        self, pool: asyncpg.Pool, settings: Settings, vectors: VectorSearch, embedder: Embedder | None
-    ) -> None:
-        self.pool, self.settings, self.vectors, self.embedder = pool, settings, vectors, embedder
+    def __init__(self, pool: asyncpg.Pool, settings: Settings, vectors: VectorSearch, encoder: QueryEncoder) -> None:
+        self.pool, self.settings, self.vectors, self.encoder = pool, settings, vectors, encoder
 
     async def search(
         self,
@@ -81,11 +80,12 @@ class Search:
         """A page of fused results; HYBRID without the model loaded searches words and titles only."""
         query = check_query(text)
         check_page(limit, offset)
-        semantic = mode is not SearchMode.KEYWORD and self.embedder is not None
+        # The model that made the served vectors (it follows a generation switch).
+        embedder = await self.encoder.current() if mode is not SearchMode.KEYWORD else None
+        semantic = embedder is not None
         if mode is SearchMode.SEMANTIC and not semantic:
             raise Unavailable("semantic search needs the embedding model, which is not loaded")
         # The text is encoded in a thread while the word retrievers run: neither waits for the other.
-        embedder = self.embedder if semantic else None
         encoding = asyncio.ensure_future(asyncio.to_thread(embedder.encode, [query])) if embedder else None
         pool = pool_for(offset, limit)
         try:
@@ -95,15 +95,7 @@ class Search:
                     if mode is not SearchMode.SEMANTIC:
                         hits += await word_hits(conn, query, keyword_query(query), pool=pool, movie_filter=movie_filter)
                     if encoding is not None:
-                        vector = (await encoding)[0]
-                        hits += await semantic_hits(
-                            conn,
-                            self.settings.index_metric,
-                            vector,
-                            pool=pool,
-                            movie_filter=movie_filter,
-                            include_thin=include_thin,
-                        )
+                        hits += await self._meaning(conn, query, (await encoding)[0], pool, movie_filter, include_thin)
                 fused = fuse(hits)
                 page = fused[offset : offset + limit]
                 movies = await load_movies_by_ids(conn, [h.movie_id for h in page])
@@ -112,6 +104,35 @@ class Search:
                 encoding.cancel()
         results = [SearchResult(hit, movie) for hit, movie in zip(page, movies, strict=True) if movie is not None]
         return SearchPage(results, has_more=len(fused) > offset + limit, mode=mode, semantic=semantic)
+
+    async def _meaning(
+        self,
+        conn: asyncpg.Connection,
+        query: str,
+        vector: FloatArray,
+        pool: int,
+        movie_filter: MovieFilter,
+        include_thin: bool,
+    ) -> list[RetrieverHit]:
+        """The meaning retriever; a vector of the wrong size (a generation switched meanwhile) is re-encoded once."""
+        for attempt in range(2):
+            try:
+                return await semantic_hits(
+                    conn,
+                    self.settings.index_metric,
+                    vector,
+                    pool=pool,
+                    movie_filter=movie_filter,
+                    include_thin=include_thin,
+                )
+            except asyncpg.DataError as error:
+                if attempt or "different vector dimensions" not in str(error) or conn.is_in_transaction():
+                    raise
+                embedder = await self.encoder.current(force=True)
+                if embedder is None:
+                    return []
+                vector = (await asyncio.to_thread(embedder.encode, [query]))[0]
+        return []
 
 
 # A title lookup pages with cursors like the alphabetical list; a search cursor is an offset.

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from app.db.migrate import column_dimension, pending_migrations, vector_extension_version
+from app.db.migrate import ACTIVE_GENERATION_SIZE, column_dimension, pending_migrations, vector_extension_version
 from app.settings import Settings
-from app.status.stats import collect_stats
+from app.status.stats import Stats, collect_stats
 
 TABLE_STATISTICS = """
 SELECT n_live_tup, n_mod_since_analyze, greatest(last_analyze, last_autoanalyze) AS analyzed_at
@@ -31,7 +31,23 @@ class Check:
         return head if self.ok else f"{head}\n     fix: {self.fix}"
 
 
-async def run_checks(conn: asyncpg.Connection, settings: Settings, dimension: int) -> list[Check]:
+def _generations_check(stats: Stats, settings: Settings) -> Check:
+    """The configured model serves, or a backfill of it is on its way (a model change in progress is fine)."""
+    slots = {each.generation.slot: each for each in stats.generations}
+    active, upcoming = slots["active"], slots.get("next")
+    lines = "; ".join(each.line() for each in stats.generations)
+    if active.generation.model == settings.embedding_model:
+        return Check("embedding generations", True, lines)
+    backfilling = upcoming is not None and upcoming.generation.model == settings.embedding_model
+    return Check(
+        "embedding generations",
+        backfilling,
+        f"{lines}; configured {settings.embedding_model}" + (" (backfilling)" if backfilling else " (not started)"),
+        "start the worker or run `movierec embed`: it backfills the configured model, then switches",
+    )
+
+
+async def run_checks(conn: asyncpg.Connection, settings: Settings) -> list[Check]:
     """The design document's troubleshooting steps, as checks."""
     checks: list[Check] = []
     version = await vector_extension_version(conn)
@@ -53,17 +69,22 @@ async def run_checks(conn: asyncpg.Connection, settings: Settings, dimension: in
         )
     )
     stored = await column_dimension(conn) if version else None
+    active = await conn.fetchrow(ACTIVE_GENERATION_SIZE) if not pending else None
+    dimension = active["dimension"] if active else None
     checks.append(
         Check(
             "embedding column",
-            stored == dimension,
-            f"vector({stored}) for a {dimension}-dimensional model" if stored else "missing",
-            "run `movierec migrate`" if stored is None else "run `movierec resize-embeddings`",
+            stored is not None and stored == dimension,
+            f"vector({stored}) for the active generation's {dimension}-dimensional model" if stored else "missing",
+            "run `movierec migrate`"
+            if stored is None or dimension is None
+            else "restore movies.embedding's type (changed outside movierec)",
         )
     )
-    if stored is None:
+    if stored is None or dimension is None:
         return checks
-    stats = await collect_stats(conn, settings.embedding_model)  # it reads the index too
+    stats = await collect_stats(conn)  # it reads the index and the generations too
+    checks.append(_generations_check(stats, settings))
     index = stats.index
     small_ivfflat = settings.index_type == "ivfflat" and stats.with_embeddings < settings.ivfflat_min_rows
     if index is None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncpg
 
-from app.embeddings.model import model_dimension
 from app.settings import Settings
 from app.status.doctor import Check, run_checks
 from app.status.stats import Stats, collect_stats
@@ -19,9 +18,9 @@ class StatusReader:
     async def stats(self) -> Stats:
         """As `movierec stats` prints them."""
         async with self._pool.acquire() as conn:
-            return await collect_stats(conn, self._settings.embedding_model)
+            return await collect_stats(conn)
 
     async def checks(self) -> list[Check]:
         """Every `movierec doctor` check, each OK or FAIL with its fix."""
         async with self._pool.acquire() as conn:
-            return await run_checks(conn, self._settings, model_dimension(self._settings.model))
+            return await run_checks(conn, self._settings)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 
 from app.db.migrate import column_dimension
+from app.embeddings.generations import GenerationStatus, generation_statuses
 from app.embeddings.runs import load_last_run
 from app.recs.models import load_active_model
 from app.search.index import IndexInfo, describe_index
@@ -41,10 +42,12 @@ class Stats:
     recommender: dict[str, Any] | None = None
     thin_movies: int = 0  # only a title describes them: left out of semantic lists by default
     passages: int = 0  # sentence vectors searched beside the films' own
+    # Every generation in a slot: the active one, and during a model change the next (and previous).
+    generations: list[GenerationStatus] = field(default_factory=list)
 
     @property
     def coverage(self) -> float:
-        """Share of movies with an up-to-date embedding from the configured model, in percent."""
+        """Share of movies with an up-to-date embedding from the active generation's model, in percent."""
         return 100.0 * self.current_embeddings / self.total_movies if self.total_movies else 100.0
 
     def lines(self) -> list[str]:
@@ -56,6 +59,7 @@ class Stats:
             f"thin records (title only, left out of semantic lists): {self.thin_movies}",
             f"passage vectors: {self.passages}",
             f"model: {self.model} ({self.dimension} dimensions)",
+            *(f"generation {each.line()}" for each in self.generations),
             f"users: {self.users}, ratings: {self.ratings}",
         ]
         if self.index is None:
@@ -83,8 +87,10 @@ class Stats:
         return out
 
 
-async def collect_stats(conn: asyncpg.Connection, model: str) -> Stats:
-    """Read coverage, counts, the index and the last embedding run."""
+async def collect_stats(conn: asyncpg.Connection) -> Stats:
+    """Read coverage (of the active generation's model), counts, generations, the index and the last run."""
+    generations = await generation_statuses(conn)
+    model = next(each.generation.model for each in generations if each.generation.slot == "active")
     coverage = await conn.fetchrow(COVERAGE, model)
     people = await conn.fetchrow(COUNT_USERS_AND_RATINGS)
     last_run = await load_last_run(conn)
@@ -101,4 +107,5 @@ async def collect_stats(conn: asyncpg.Connection, model: str) -> Stats:
         index=await describe_index(conn),
         last_run=last_run,
         recommender=await load_active_model(conn),
+        generations=generations,
     )
