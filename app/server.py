@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.auth import load_secret
 from app.db.connections import create_pool, resolve_database_url
-from app.db.migrate import check_dimension, pending_migrations, vector_extension_version
+from app.db.migrate import check_dimension, pending_migrations
 from app.embeddings.encoders import Encoders, ModelNotLoadable
 from app.embeddings.generations import active_generation
 from app.embeddings.model import Embedder
@@ -96,19 +96,25 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Ready: the database answers, pgvector is installed and the vectors' column fits the active generation."""
+    """Ready: the database answers and the vectors' column fits the active generation.
+
+    A degraded k-NN path (no pgvector, or its index missing or failing) still serves: it is reported
+    with its fix, and the status stays 200 so a load balancer keeps the process.
+    """
     pool: asyncpg.Pool = request.state.pool
+    fallback = request.state.services.status.fallback
     problems: list[str] = []
     try:
         async with pool.acquire(timeout=2) as conn:
-            if not await vector_extension_version(conn):
-                problems.append("pgvector extension missing")
             await check_dimension(conn)
     except (TimeoutError, OSError, asyncpg.PostgresError, RuntimeError) as error:
         problems.append(str(error) or type(error).__name__)
     if problems:
         return JSONResponse({"ready": False, "problems": problems}, status_code=503)
-    return JSONResponse({"ready": True})
+    body: dict[str, Any] = {"ready": True, "vectorSearch": fallback.mode if fallback else "pgvector"}
+    if fallback is not None and fallback.cause is not None:
+        body["degraded"] = {"cause": fallback.cause, "fix": fallback.fix}
+    return JSONResponse(body)
 
 
 PoolFactory = Callable[[str, Settings], Awaitable[asyncpg.Pool]]
@@ -184,7 +190,8 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
         make_pool = pool_factory or settings_pool
-        active = await make_pool(await resolve_database_url(settings), settings)
+        dsn = await resolve_database_url(settings)
+        active = await make_pool(dsn, settings)
         try:
             async with active.acquire() as conn:
                 if await pending_migrations(conn):
@@ -200,7 +207,7 @@ def create_app(
                     await encoders.load(generation)
                 except ModelNotLoadable as error:
                     log.warning("%s: searching words and titles only", error)
-            services = await build_services(settings, active, encoders, load_secret(settings))
+            services = await build_services(settings, active, encoders, load_secret(settings), dsn=dsn)
             # torch and transformers leave millions of long-lived objects; without this every
             # full collection walks them all and stalls requests for 100+ ms.
             gc.collect()

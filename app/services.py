@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 
 import asyncpg
 
@@ -11,6 +12,7 @@ from app.embeddings.encoders import Encoders, QueryEncoder
 from app.queue.client import JobQueue
 from app.recs.models import ModelRegistry
 from app.recs.recommender import Recommender
+from app.search.fallback import vector_fallback, watch_index
 from app.search.index import describe_index, ivfflat_probes
 from app.search.service import Search
 from app.search.vectors import VectorSearch, carries_session_settings
@@ -30,24 +32,34 @@ class Services:
     jobs: JobQueue
     status: StatusReader
     jwt_secret: str
+    background: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def close(self) -> None:
-        """Release what the services opened (the queue's Redis connection)."""
+        """Release what the services opened (the queue's Redis connection, the index watch)."""
+        for task in self.background:
+            task.cancel()
+        await asyncio.gather(*self.background, return_exceptions=True)
         await self.jobs.close()
 
 
-async def build_services(settings: Settings, pool: asyncpg.Pool, encoders: Encoders | None, secret: str) -> Services:
+async def build_services(
+    settings: Settings, pool: asyncpg.Pool, encoders: Encoders | None, secret: str, *, dsn: str | None = None
+) -> Services:
     """Wire the services (without `encoders`: no model, words-only search).
 
-    IVFFlat probes follow the index's lists as built; HNSW's settings ride on the pool.
+    IVFFlat probes follow the index's lists as built; HNSW's settings ride on the pool. With `dsn`, a
+    background task watches the vector index (a missing or invalid one sends k-NN reads in process).
     """
     probes = 1
     async with pool.acquire() as conn:
         index = await describe_index(conn)
         on_connection = await carries_session_settings(conn, settings)
+        fallback = await vector_fallback(conn)
+        await fallback.check_index(conn)
     if index is not None and index.method == "ivfflat":
         probes = ivfflat_probes(settings, int(index.options.get("lists", "1")))
-    vectors = VectorSearch(settings, ivfflat_probes=probes, settings_on_connection=on_connection)
+    vectors = VectorSearch(settings, ivfflat_probes=probes, settings_on_connection=on_connection, fallback=fallback)
+    background = [] if dsn is None or fallback.portable else [asyncio.ensure_future(watch_index(fallback, dsn))]
     jobs = JobQueue(settings, pool)
     encoder = QueryEncoder(pool, encoders or Encoders(settings), enabled=encoders is not None)
     return Services(
@@ -57,6 +69,7 @@ async def build_services(settings: Settings, pool: asyncpg.Pool, encoders: Encod
         search=Search(pool, settings, vectors, encoder),
         models=ModelRegistry(pool),
         jobs=jobs,
-        status=StatusReader(pool, settings),
+        status=StatusReader(pool, settings, fallback),
         jwt_secret=secret,
+        background=background,
     )

@@ -1,6 +1,8 @@
-"""The one array type for embeddings (a vector or a stack of them) and unit scaling."""
+"""The one array type for embeddings (a vector or a stack of them), unit scaling, and stored vectors as arrays."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -13,3 +15,9 @@ def unit(vector: npt.ArrayLike) -> FloatArray | None:
     array = np.asarray(vector, dtype=np.float32)
     norm = float(np.linalg.norm(array))
     return None if norm < 1e-9 else (array / norm).astype(np.float32)
+
+
+def as_array(stored: Any) -> FloatArray:
+    """A vector as read from the database (pgvector's Vector, or a real[] list without pgvector) as float32."""
+    values = stored.to_numpy() if hasattr(stored, "to_numpy") else stored
+    return np.asarray(values, dtype=np.float32)

@@ -124,6 +124,11 @@ class Stats:
     index: VectorIndex | None
     last_run: EmbeddingRun | None
     recommender: RecommenderModel | None = strawberry.field(description="The collaborative model serving now.")
+    vector_search: str = strawberry.field(
+        description="How this API process answers nearest-neighbour reads: pgvector, or an exact search in the "
+        "process (a database without pgvector, or pgvector's path degraded, with the cause)."
+    )
+    vector_search_fix: str | None = strawberry.field(description="What to do about a degraded path; null when none.")
     generations: list[EmbeddingGeneration] = strawberry.field(
         description="The active generation, and during a model change the one being backfilled (and the previous)."
     )
@@ -158,6 +163,8 @@ class Stats:
             last_run=EmbeddingRun.from_row(run) if run else None,
             recommender=RecommenderModel.from_row(s.recommender) if s.recommender else None,
             generations=[EmbeddingGeneration.from_status(each) for each in s.generations],
+            vector_search=s.vector_search,
+            vector_search_fix=s.vector_search_fix,
         )
 
 

@@ -124,3 +124,37 @@ def redis_url(redis_server: str) -> str:
 
     redis.Redis.from_url(redis_server).flushall()
     return redis_server
+
+
+@pytest.fixture(scope="session")
+def plain_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real PostgreSQL without pgvector (Debian's PostgreSQL 15) for the session."""
+    from tests import plain_postgres
+
+    if not plain_postgres.available():
+        pytest.skip(plain_postgres.MISSING)
+    folder = tmp_path_factory.mktemp("pg15")
+    yield plain_postgres.start(folder)
+    plain_postgres.stop(folder)
+
+
+@pytest.fixture(scope="session")
+def plain_demo_template(plain_server: str, model: SentenceTransformerEmbedder) -> str:
+    """The demo catalogue embedded by the real model on the server without pgvector."""
+    from tests.api_support import TEMPLATE, build_demo_template
+
+    build_demo_template(plain_server, model)
+    return TEMPLATE
+
+
+@pytest.fixture
+def plain_api(
+    plain_server: str, plain_demo_template: str, model: SentenceTransformerEmbedder, tmp_path: Path
+) -> Iterator[Any]:
+    """The API on a fresh copy of the demo catalogue in a database without pgvector."""
+    from tests.api_support import running_api
+
+    name = new_name("plain")
+    asyncio.run(create_database(plain_server, name, template=plain_demo_template))
+    yield from running_api(with_database(plain_server, name), model, tmp_path / "movierec")
+    asyncio.run(drop_database(plain_server, name))

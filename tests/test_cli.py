@@ -55,7 +55,8 @@ def test_a_model_of_another_size_is_a_new_generation_not_an_error(database_url: 
     assert movierec(database_url, "migrate").returncode == 0
     model = tmp_path / "bigger-model"
     (model / "1_Pooling").mkdir(parents=True)
-    (model / "modules.json").write_text(json.dumps([{"path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]))
+    pooling = {"path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}
+    (model / "modules.json").write_text(json.dumps([pooling]))
     (model / "1_Pooling" / "config.json").write_text(json.dumps({"embedding_dimension": 768}))
     stats = movierec(database_url, "stats", MOVIEREC_MODEL=str(model))
     assert stats.returncode == 0, stats.stderr
@@ -87,7 +88,8 @@ def test_setup_loads_embeds_indexes_and_doctor_passes(database_url: str) -> None
     assert "demo catalogue: database not empty, skipped" in again.stdout and "embedded 0 " in again.stdout
     doctor = movierec(database_url, "doctor")
     assert doctor.returncode == 0, doctor.stdout
-    assert doctor.stdout.count("OK  ") == 7 and "OK   GraphiQL files: installed" in doctor.stdout
+    assert doctor.stdout.count("OK  ") == 8 and "OK   GraphiQL files: installed" in doctor.stdout
+    assert "OK   embedding generations: active: generation 1, all-MiniLM-L6-v2 (384 dimensions)" in doctor.stdout
     # The search evaluation runs on any catalogue; queries whose films this one lacks are left out, said so.
     searched = movierec(database_url, "evaluate-search")
     assert searched.returncode == 0, searched.stderr

@@ -76,6 +76,7 @@ def test_an_api_serving_with_onnx_finds_by_meaning_and_marks_its_generation(
     from app.db.migrate import migrate
     from app.embeddings.model import load_embedder
     from app.embeddings.pipeline import embed_movies
+    from app.embeddings.refresh import refresh_embeddings
 
     settings = Settings(database_url=database_url, data_dir=onnx_settings, encoder="onnx")
     embedder = load_embedder(settings)
@@ -88,8 +89,10 @@ def test_an_api_serving_with_onnx_finds_by_meaning_and_marks_its_generation(
         conn = await connect(database_url)
         await import_demo(conn)
         await embed_movies(conn, model)  # vectors from PyTorch first
-        switched = await embed_movies(conn, embedder)  # another backend: every vector is stale
-        assert switched.embedded == 206 and switched.skipped == 0
+        # Another backend is another generation: backfilled beside the PyTorch vectors, then switched in.
+        switched = await refresh_embeddings(conn, embedder, settings)
+        assert switched.backfill is not None and switched.backfill.embedded == 206
+        assert switched.switched is not None and switched.switched.active.model == "all-MiniLM-L6-v2+onnx"
         await conn.close()
 
     asyncio.run(build())
@@ -104,6 +107,20 @@ def test_an_api_serving_with_onnx_finds_by_meaning_and_marks_its_generation(
 
 
 def test_the_api_process_serving_with_onnx_never_imports_torch(demo_database_url: str, onnx_settings: Path) -> None:
+    import asyncio
+
+    from app.db.connections import connect
+    from app.embeddings.model import load_embedder
+    from app.embeddings.refresh import refresh_embeddings
+
+    settings = Settings(database_url=demo_database_url, data_dir=onnx_settings, encoder="onnx")
+
+    async def switch_to_onnx() -> None:  # the API encodes with the model that made the served vectors
+        conn = await connect(demo_database_url)
+        assert (await refresh_embeddings(conn, load_embedder(settings), settings)).switched is not None
+        await conn.close()
+
+    asyncio.run(switch_to_onnx())
     program = f"""
 import sys
 from starlette.testclient import TestClient

@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 from app.db.connections import create_pool
+from app.embeddings.encoders import Encoders, QueryEncoder
 from app.embeddings.model import SentenceTransformerEmbedder
 from app.evaluation.search import LabelledQuery, evaluate_search, ranked_ids
 from app.search.fusion import SearchMode
@@ -175,7 +176,8 @@ def test_the_search_evaluation_measures_what_the_api_serves(api: Api, model: Sen
         # Two connections (the evaluation holds one while searching on the other); both are checked below.
         pool = await create_pool(api.database_url, min_size=2, max_size=2, server_settings=session_settings(settings))
         try:
-            service = Search(pool, settings, VectorSearch(settings, settings_on_connection=True), model)
+            encoder = QueryEncoder(pool, Encoders(settings, model))
+            service = Search(pool, settings, VectorSearch(settings, settings_on_connection=True), encoder)
             queries = [
                 LabelledQuery("plot", "a thief who plants an idea inside dreams", ("Inception (2010)",), 1),
                 LabelledQuery("typo", "Incepton", ("Inception (2010)",), 1),

@@ -17,6 +17,8 @@ from app.catalogue.movies import count_movies
 from app.cli.base import CommandError, check_schema_dimension, cli, database_command, import_cli
 from app.db.connections import init_connection
 from app.db.migrate import migrate as apply_migrations
+from app.db.migrate import schema_lock
+from app.db.portable import is_portable, move_to_pgvector, pgvector_available
 from app.embeddings.model import Embedder, load_embedder, model_dimension
 from app.embeddings.pipeline import EmbeddingBusy, EmbedResult
 from app.embeddings.refresh import refresh_embeddings
@@ -32,13 +34,18 @@ def _progress() -> bool:
 
 
 async def migrate_database(conn: asyncpg.Connection, settings: Settings) -> list[str]:
-    """Apply pending migrations, then register the vector codec on this connection."""
+    """Apply pending migrations (a database without pgvector that can have it now moves over), then the codec."""
     applied = await apply_migrations(conn, model_dimension(settings.model), settings.embedding_model)
+    lines = [f"migrations: applied {m.version:04d}_{m.name}" for m in applied] or ["migrations: nothing to do"]
+    if await is_portable(conn) and await pgvector_available(conn):
+        async with schema_lock(conn):
+            kept = await move_to_pgvector(conn)
+        await init_connection(conn)
+        lines.append(f"moved to pgvector: {kept} film vectors kept, passage index built")
+        lines += await build_index(conn, settings)
     await init_connection(conn)
     await check_schema_dimension(conn, settings)
-    if not applied:
-        return ["migrations: nothing to do"]
-    return [f"migrations: applied {m.version:04d}_{m.name}" for m in applied]
+    return lines
 
 
 async def _imported(conn: asyncpg.Connection, fmt: Format, path: Path | None, credits: Path | None = None) -> list[str]:

@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 from pgvector.asyncpg import register_vector
 
+from app.db.portable import pgvector_installed
 from app.settings import Settings
 
 EMBEDDED_DATABASE = "movierec"
@@ -82,8 +83,9 @@ async def resolve_database_url(settings: Settings) -> str:
 
 
 async def init_connection(conn: asyncpg.Connection) -> None:
-    """Per-connection set-up: the pgvector binary codec."""
-    await register_vector(conn)
+    """Per-connection set-up: pgvector's binary codec (a database without pgvector reads real[] lists)."""
+    if await pgvector_installed(conn):
+        await register_vector(conn)
 
 
 async def connect(dsn: str, *, vector: bool = True) -> asyncpg.Connection:

@@ -10,6 +10,7 @@ from importlib import resources
 
 import asyncpg
 
+from app.db.portable import is_portable, pgvector_available, portable_shim
 from app.settings import BUNDLED_MODEL
 
 _FILE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -38,6 +39,7 @@ WHERE a.attrelid = to_regclass('movies') AND a.attname = 'embedding' AND NOT a.a
 """
 VECTOR_EXTENSION_VERSION = "SELECT extversion FROM pg_extension WHERE extname = 'vector'"
 
+CREATE_PGVECTOR = "CREATE EXTENSION IF NOT EXISTS vector;"
 # The serving generation's size (app/embeddings/generations.py keeps the slots).
 ACTIVE_GENERATION_SIZE = "SELECT model, dimension FROM embedding_generations WHERE slot = 'active'"
 
@@ -50,11 +52,19 @@ class Migration:
     name: str
     template: str
 
-    def render(self, dimension: int, model: str = BUNDLED_MODEL) -> str:
-        """The DDL with the embedding dimension and the configured model (a quoted literal) filled in."""
+    def render(self, dimension: int, model: str = BUNDLED_MODEL, *, pgvector: bool = True) -> str:
+        """The DDL with the embedding dimension and the configured model (a quoted literal) filled in.
+
+        Without pgvector, the extension is replaced by the portable shim (a `vector` domain over real[],
+        which has no size), and vector indexes are left out: k-NN reads run in the API process.
+        """
         # A plain replace, not string.Template: DDL may contain `$` (regexes, dollar quoting).
         literal = "'" + model.replace("'", "''") + "'"
-        return self.template.replace("${dimension}", str(int(dimension))).replace("${model}", literal)
+        ddl = self.template
+        if not pgvector:
+            ddl = ddl.replace(CREATE_PGVECTOR, portable_shim()).replace("vector(${dimension})", "vector")
+            ddl = "\n".join(line for line in ddl.splitlines() if " USING hnsw " not in line)
+        return ddl.replace("${dimension}", str(int(dimension))).replace("${model}", literal)
 
 
 class DimensionMismatch(RuntimeError):
@@ -86,20 +96,28 @@ async def schema_lock(conn: asyncpg.Connection) -> AsyncIterator[None]:
         await conn.execute(RELEASE_MIGRATION_LOCK, MIGRATION_LOCK_KEY)
 
 
-async def migrate(conn: asyncpg.Connection, dimension: int, model: str = BUNDLED_MODEL) -> list[Migration]:
+async def migrate(
+    conn: asyncpg.Connection, dimension: int, model: str = BUNDLED_MODEL, *, pgvector: bool | None = None
+) -> list[Migration]:
     """Apply pending migrations for a `dimension`-sized `model` (as stored beside each vector).
 
-    A concurrent caller waits, then finds nothing to do.
+    A new database uses pgvector when the server offers it (`pgvector=False`: the portable schema
+    anyway); an existing one keeps the kind it was created as. A concurrent caller waits, then finds
+    nothing to do.
     """
     applied_now: list[Migration] = []
     async with schema_lock(conn):
         await conn.execute(CREATE_MIGRATIONS_TABLE)
         applied = {row["version"] for row in await conn.fetch(APPLIED_VERSIONS)}
+        if applied:
+            pgvector = not await is_portable(conn)
+        elif pgvector is None:
+            pgvector = await pgvector_available(conn)
         for migration in load_migrations():
             if migration.version in applied:
                 continue
             async with conn.transaction():
-                await conn.execute(migration.render(dimension, model))
+                await conn.execute(migration.render(dimension, model, pgvector=pgvector))
                 await conn.execute(RECORD_MIGRATION, migration.version, migration.name)
             applied_now.append(migration)
     return applied_now
@@ -127,10 +145,18 @@ async def column_dimension(conn: asyncpg.Connection) -> int | None:
     column_type = await conn.fetchval(EMBEDDING_COLUMN_TYPE)
     if column_type is None:
         return None
+    if column_type == "vector":  # the portable schema's domain: its size is the active generation's
+        return await active_generation_dimension(conn)
     match = _VECTOR_TYPE.match(column_type)
     if not match:
         raise DimensionMismatch(f"movies.embedding has type {column_type}, expected vector(N)")
     return int(match[1])
+
+
+async def active_generation_dimension(conn: asyncpg.Connection) -> int | None:
+    """The size of the active generation's vectors; None before migration 0007."""
+    row = await conn.fetchrow(ACTIVE_GENERATION_SIZE)
+    return None if row is None else int(row["dimension"])
 
 
 async def check_dimension(conn: asyncpg.Connection) -> None:

@@ -13,9 +13,11 @@ import asyncpg
 import numpy as np
 from tqdm import tqdm
 
-from app.embeddings.generations import ACTIVE, NEXT, Slot, adopt_if_empty, spec_from_model_name
+from app.db.portable import pgvector_installed
+from app.embeddings.generations import ACTIVE, Slot, active_generation, adopt_if_empty, spec_from_model_name
 from app.embeddings.model import Embedder
 from app.embeddings.recipe import rehash_if_recipe_changed
+from app.embeddings.slot_statements import STATEMENTS
 from app.embeddings.text import content_from_row, embedding_text, passages
 from app.vectors import FloatArray
 
@@ -27,81 +29,12 @@ TRY_EMBED_LOCK = "SELECT pg_try_advisory_lock($1)"
 RELEASE_EMBED_LOCK = "SELECT pg_advisory_unlock($1)"
 
 
-# A movie needs embedding when its slot has no vector for it, its text changed since, or another
-# model made it. $1 model, $2 cut-off: with --all, anything embedded before this run started is redone too.
-def _stale(slot: Slot) -> str:
-    return f"""({slot.embedding} IS NULL
-     OR {slot.hash} IS DISTINCT FROM content_hash
-     OR {slot.model} IS DISTINCT FROM $1
-     OR ($2::timestamptz IS NOT NULL AND {slot.at} < $2))"""
-
-
-def _count_stale(slot: Slot) -> str:
-    return f"SELECT count(*) FILTER (WHERE {_stale(slot)}) AS stale, count(*) AS total FROM movies"
-
-
-# Keyset pagination by id: a movie that keeps failing is passed over, never looped on.
-def _next_stale_batch(slot: Slot) -> str:
-    return f"""
-SELECT id, title, year, overview, genres, keywords, cast_members, director, content_hash
-FROM movies
-WHERE id > $3 AND {_stale(slot)}
-ORDER BY id
-LIMIT $4
-"""
-
-
-# The hash records the text the vector was made from; if the movie changed while it was being
-# encoded, the hashes differ and the next run picks it up again. The active slot's run writes the
-# full-text document with the vector, so words and meaning index the same version of a film.
-def _apply_staging(slot: Slot) -> str:
-    document = (
-        ",\n    search_document = movierec_search_document("
-        "m.title, m.director, m.cast_members, m.keywords, m.genres, m.overview)"
-        if slot is ACTIVE
-        else ""
-    )
-    return f"""
-UPDATE movies AS m
-SET {slot.embedding} = s.embedding, {slot.model} = $1, {slot.hash} = s.content_hash, {slot.at} = now(){document}
-FROM embedding_staging AS s
-WHERE m.id = s.id
-"""
-
-
-# A movie's passages are replaced with its vector, in the same transaction: never a mix of texts.
-# Two statements: a data-modifying CTE's DELETE is invisible to the INSERT beside it.
-def _apply_passage_staging(slot: Slot) -> str:
-    return f"""
-DELETE FROM {slot.passages} p USING embedding_staging s WHERE p.movie_id = s.id;
-INSERT INTO {slot.passages} (movie_id, ordinal, embedding)
-SELECT movie_id, ordinal, embedding FROM passage_staging
-"""
-
-
-@dataclass(frozen=True)
-class SlotStatements:
-    """The pipeline's statements for one generation slot."""
-
-    count_stale: str
-    next_stale_batch: str
-    apply_staging: str
-    apply_passage_staging: str
-
-
-STATEMENTS = {
-    slot.name: SlotStatements(
-        _count_stale(slot), _next_stale_batch(slot), _apply_staging(slot), _apply_passage_staging(slot)
-    )
-    for slot in (ACTIVE, NEXT)
-}
-
 # Dropped first: one session may stage vectors of two generations' sizes in turn.
 CREATE_STAGING = """
 DROP TABLE IF EXISTS embedding_staging;
 CREATE TEMP TABLE embedding_staging (
     id bigint PRIMARY KEY,
-    embedding vector({dimension}) NOT NULL,
+    embedding {vector} NOT NULL,
     content_hash text NOT NULL
 ) ON COMMIT DELETE ROWS
 """
@@ -111,7 +44,7 @@ DROP TABLE IF EXISTS passage_staging;
 CREATE TEMP TABLE passage_staging (
     movie_id bigint NOT NULL,
     ordinal smallint NOT NULL,
-    embedding vector({dimension}) NOT NULL
+    embedding {vector} NOT NULL
 ) ON COMMIT DELETE ROWS
 """
 
@@ -150,6 +83,10 @@ EMBED_BATCH = 512
 
 class EmbeddingBusy(RuntimeError):
     """Another embedding run holds the lock."""
+
+
+class GenerationMismatch(RuntimeError):
+    """Vectors of one model were about to be written into another model's generation."""
 
 
 @dataclass
@@ -277,14 +214,22 @@ async def embed_movies(
         await conn.execute(MARK_ABANDONED_RUNS)
         if slot is ACTIVE:
             await adopt_if_empty(conn, spec_from_model_name(embedder.model_name, embedder.dimension))
+            active = await active_generation(conn)
+            if active.model != embedder.model_name:
+                raise GenerationMismatch(
+                    f"the active generation's vectors are {active.model}'s; {embedder.model_name}'s are a new "
+                    "generation, backfilled beside them by `movierec embed` or the worker (refresh_embeddings)"
+                )
         rehashed = await rehash_if_recipe_changed(conn)
         if rehashed:
             log.info("the embedding recipe changed: %d movies will be re-embedded", rehashed)
         run = await conn.fetchrow(START_RUN, trigger, embedder.model_name, full, job_id)
         result = EmbedResult(run_id=run["id"])
         cutoff = run["started_at"] if full else None
-        await conn.execute(CREATE_STAGING.format(dimension=int(embedder.dimension)))
-        await conn.execute(CREATE_PASSAGE_STAGING.format(dimension=int(embedder.dimension)))
+        # The portable schema's `vector` (no pgvector) has no size.
+        vector = f"vector({int(embedder.dimension)})" if await pgvector_installed(conn) else "vector"
+        await conn.execute(CREATE_STAGING.format(vector=vector))
+        await conn.execute(CREATE_PASSAGE_STAGING.format(vector=vector))
         counts = await conn.fetchrow(STATEMENTS[slot.name].count_stale, embedder.model_name, cutoff)
         result.skipped = counts["total"] - counts["stale"]
         started = time.perf_counter()

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from app.db.migrate import schema_lock
+from app.db.portable import pgvector_installed
 from app.embeddings.generations import (
     ACTIVE,
     NEXT,
@@ -63,10 +64,10 @@ class SwitchRefused(RuntimeError):
     """The switch (or rollback, or prune) cannot happen now; the message says why and what to do."""
 
 
-def create_slot_ddl(slot: Slot, generation_id: int, dimension: int) -> list[str]:
+def create_slot_ddl(slot: Slot, generation_id: int, dimension: int, *, pgvector: bool = True) -> list[str]:
     """The columns and passages table of an empty slot (constraint names carry the generation: never reused)."""
     name = f"movie_passages_g{int(generation_id)}"
-    vector = f"vector({int(dimension)})"
+    vector = f"vector({int(dimension)})" if pgvector else "vector"
     return [
         f"ALTER TABLE movies ADD COLUMN {slot.embedding} {vector}, ADD COLUMN {slot.model} text,"
         f" ADD COLUMN {slot.hash} text, ADD COLUMN {slot.at} timestamptz",
@@ -131,7 +132,8 @@ async def prepare_next(conn: asyncpg.Connection, spec: GenerationSpec) -> Genera
             await _ddl(conn, drop_slot_ddl(NEXT), (FORGET_SLOT, ("next",)))
         generation_id = int(await conn.fetchval(NEW_GENERATION_ID))
         record = (ADD_NEXT_GENERATION, (generation_id, spec.model, spec.source, spec.encoder, spec.dimension))
-        await _ddl(conn, create_slot_ddl(NEXT, generation_id, spec.dimension), record)
+        ddl = create_slot_ddl(NEXT, generation_id, spec.dimension, pgvector=await pgvector_installed(conn))
+        await _ddl(conn, ddl, record)
         return (await load_generations(conn))["next"]
 
 
@@ -161,6 +163,8 @@ async def _build(conn: asyncpg.Connection, name: str, statement: str) -> None:
 
 async def build_next_indexes(conn: asyncpg.Connection, settings: Settings) -> None:
     """The next slot's film and passage indexes, built concurrently while the active ones serve."""
+    if not await pgvector_installed(conn):
+        return  # no pgvector, no vector index: k-NN reads are exact scans in the API process
     coverage = await slot_coverage(conn, NEXT)
     if settings.index_type == "hnsw" or coverage.stored >= settings.ivfflat_min_rows:
         await _build(conn, NEXT.index, create_index_statement(settings, NEXT.index, coverage.stored, NEXT.embedding))

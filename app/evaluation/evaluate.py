@@ -26,9 +26,10 @@ from app.recs.hybrid import HybridPool
 from app.recs.personal import rank_personal
 from app.recs.ranking import Candidate, rank_by_profile, taste_profile
 from app.recs.training import POPULAR_KEPT, training_config
+from app.search.fallback import vector_fallback
 from app.search.vectors import VectorSearch, pool_size
 from app.settings import Settings
-from app.vectors import FloatArray
+from app.vectors import FloatArray, as_array
 
 RATINGS_IN_TIME_ORDER = """
 SELECT user_id, movie_id, rating::float8 AS rating FROM ratings ORDER BY user_id, rated_at, movie_id
@@ -80,7 +81,7 @@ async def load_data(conn: asyncpg.Connection) -> EvaluationData:
     rows = await conn.fetch(ALL_EMBEDDINGS)
     data.ids = [row["id"] for row in rows]
     data.row = {movie: i for i, movie in enumerate(data.ids)}
-    data.vectors = np.stack([row["embedding"].to_numpy() for row in rows]).astype(np.float32)
+    data.vectors = np.stack([as_array(row["embedding"]) for row in rows]).astype(np.float32)
     data.votes = {row["id"]: row["vote_count"] for row in rows}
     return data
 
@@ -162,7 +163,7 @@ async def evaluate(
     knn = fit_and_score(
         train, users, data.row, settings, TrainingConfig(**{**vars(training_config(settings)), "method": "cosine"})
     )
-    search = VectorSearch(settings)
+    search = VectorSearch(settings, fallback=await vector_fallback(conn))  # exact, in process, without pgvector
     scores = {name: Scores() for name in STRATEGIES}
     recommended: dict[str, set[int]] = {name: set() for name in STRATEGIES}
     for user in users:

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-import numpy as np
 
 from app.catalogue.movies import MOVIE_COLUMNS
 from app.errors import NotFound, Unavailable
@@ -16,7 +15,7 @@ from app.recs.personal import hybrid_weights
 from app.recs.profiles import load_profiles
 from app.recs.ranking import Strategy, blend, collaborative_part, hybrid_score, popularity_prior
 from app.settings import Settings
-from app.vectors import unit
+from app.vectors import as_array, unit
 
 MAX_MATCHES = 3
 MAX_CONTRIBUTORS = 50
@@ -122,7 +121,7 @@ async def explain(conn: asyncpg.Connection, settings: Settings, user_id: int, mo
     summary = await conn.fetchrow(COLLABORATIVE_SUMMARY, *model_params)
     hybrid = summary["model_id"] is not None and summary["rated"] > 0
     contributors = await conn.fetch(COLLABORATIVE_EVIDENCE, *model_params) if hybrid else []
-    vector = unit(np.asarray(embedding.to_numpy(), dtype=np.float32))
+    vector = unit(as_array(embedding))
     similarity = float(vector @ profile) if profile is not None and vector is not None else 0.0
     popularity = popularity_prior(target["rating_count"], target["vote_count"], settings.popularity_scale)
     liked = evidence[0]["liked"] if evidence else 0

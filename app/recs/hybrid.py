@@ -9,13 +9,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import asyncpg
-import numpy as np
 
 from app.catalogue.movies import MOVIE_COLUMNS
 from app.recs.collaborative import DISLIKED, LIKED, WATCHED
 from app.recs.ranking import Candidate
 from app.search.filters import MovieFilter
 from app.settings import Settings
+from app.vectors import as_array
 
 _F = 7  # the filter's first parameter
 _POOL = _F + MovieFilter.PARAMETERS
@@ -152,7 +152,7 @@ async def load_hybrid_pools(
         if record["id"] is None:  # no candidate for this user: the summary alone
             continue
         raw, top, similarity = float(record.pop("collaborative")), record.pop("top"), float(record.pop("similarity"))
-        vector = np.asarray(record.pop("embedding").to_numpy(), dtype=np.float32)
+        vector = as_array(record.pop("embedding"))
         movie = int(record["id"])
         if (user, movie) in seen:  # a film both among the best and popular comes once
             continue

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import asyncpg
 
 from app.recs.ranking import profile_from_groups
-from app.vectors import FloatArray
+from app.vectors import FloatArray, as_array
 
 # A taste profile needs only, per user and liked rating value, how many movies and their mean
 # vector: sum(rating * v) = sum over values of rating * count * mean. At most ten rows per user,
@@ -28,5 +28,5 @@ async def load_profiles(
     rows = await conn.fetch(PROFILE_PARTS, list(user_ids), like_threshold)
     groups: dict[int, list[tuple[float, int, FloatArray]]] = defaultdict(list)
     for row in rows:
-        groups[row["user_id"]].append((row["rating"], row["movies"], row["mean"].to_numpy()))
+        groups[row["user_id"]].append((row["rating"], row["movies"], as_array(row["mean"])))
     return {user: profile_from_groups(groups.get(user, [])) for user in user_ids}

@@ -26,6 +26,7 @@ from app.recs.ranking import (
 from app.search.filters import NO_FILTER, MovieFilter
 from app.search.vectors import VectorSearch, pool_size
 from app.settings import Settings
+from app.vectors import as_array
 
 MAX_EXAMPLES = 20
 MAX_BATCH_USERS = 100
@@ -188,8 +189,8 @@ class Recommender:
             unembedded = [i for i in examples if vectors[i] is None]
             if unembedded:
                 raise Unavailable(f"movies without embeddings yet: {', '.join(map(str, unembedded))}")
-            pos = np.stack([vectors[i].to_numpy() for i in positive]).astype(np.float32)
-            neg = np.stack([vectors[i].to_numpy() for i in negative]).astype(np.float32) if negative else pos[:0]
+            pos = np.stack([as_array(vectors[i]) for i in positive]).astype(np.float32)
+            neg = np.stack([as_array(vectors[i]) for i in negative]).astype(np.float32) if negative else pos[:0]
             pool = pool_size(depth)
             if strategy is ExampleStrategy.AVERAGE_VECTOR:
                 candidates = await self.search.nearest(

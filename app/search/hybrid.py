@@ -15,11 +15,14 @@ from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
+import numpy as np
 
 from app.search.filters import MovieFilter
 from app.search.fusion import TITLE_MIN_SIMILARITY, RetrieverHit
+from app.search.memory import InMemoryVectors
 from app.search.vectors import DISTANCE_OPERATORS
 from app.settings import Metric
+from app.vectors import FloatArray
 
 # Longer texts are not titles: the trigram retriever is skipped for them (it would compare every
 # title sharing any of the text's trigrams, for nothing; a long title's words still match in full text).
@@ -101,6 +104,20 @@ FROM hits h JOIN movies m ON m.id = h.id
 
 SEMANTIC_HITS = {metric: semantic_hits_sql(metric) for metric in DISTANCE_OPERATORS}
 
+# The meaning retriever from the in-process vectors (app/search/memory.py): films ranked by their best
+# passage, exactly; $1 the ranked ids, $2 their scores, $3.. MovieFilter, then include_thin and the pool.
+_RF = 3
+RANKED_SEMANTIC_HITS = f"""
+SELECT 'semantic' AS source, m.id, r.score, false AS exact_title, false AS in_title, false AS in_people, {_VOTES}
+FROM unnest($1::bigint[], $2::float8[]) WITH ORDINALITY AS r(id, score, k)
+JOIN movies m ON m.id = r.id
+WHERE (m.has_overview OR ${_RF + MovieFilter.PARAMETERS}::boolean) AND {MovieFilter.clause(_RF)}
+ORDER BY r.k
+LIMIT ${_RF + MovieFilter.PARAMETERS + 1}
+"""
+# Ranked films tried first, as a multiple of the pool; a selective filter then tries them all.
+FIRST_TRY = 10
+
 
 def _hits(rows: Sequence[asyncpg.Record]) -> list[RetrieverHit]:
     return [
@@ -132,6 +149,29 @@ async def semantic_hits(
         await conn.execute("ROLLBACK")
         raise
     await conn.execute("COMMIT")
+    return _hits(rows)
+
+
+async def semantic_hits_in_memory(
+    conn: asyncpg.Connection,
+    memory: InMemoryVectors,
+    vector: FloatArray,
+    *,
+    pool: int,
+    movie_filter: MovieFilter,
+    include_thin: bool,
+) -> list[RetrieverHit]:
+    """The meaning retriever's hits from the in-process vectors: an exact search, then the filter in SQL."""
+    ranking = (await memory.current(conn)).films_by_best_passage(vector)
+    first = ranking.head(pool * FIRST_TRY)
+    rows: list[asyncpg.Record] = []
+    for tried in [first] if len(first) == len(ranking) else [first, ranking]:
+        scores = tried.similarities.astype(np.float64).tolist()
+        rows = await conn.fetch(
+            RANKED_SEMANTIC_HITS, tried.ids.tolist(), scores, *movie_filter.params(), include_thin, pool
+        )
+        if len(rows) >= pool:
+            break
     return _hits(rows)
 
 

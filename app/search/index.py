@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from app.db.portable import pgvector_installed
 from app.settings import Metric, Settings
 
 INDEX_NAME = "movies_embedding_idx"
@@ -141,6 +142,9 @@ def create_index_statement(settings: Settings, name: str, rows: int, column: str
 
 async def ensure_index(conn: asyncpg.Connection, settings: Settings, *, rebuild: bool = False) -> IndexOutcome:
     """Make the index match the settings; an invalid one (a failed build) is dropped and rebuilt."""
+    if not await pgvector_installed(conn):
+        await conn.execute(ANALYZE_MOVIES)
+        return IndexOutcome("skipped", "no pgvector in this database: exact k-NN in the API process, no index", None)
     notes: list[str] = []
     for info in await describe_indexes(conn):
         if not info.valid or info.name == _BUILDING_NAME:

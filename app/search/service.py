@@ -13,9 +13,10 @@ import asyncpg
 from app.catalogue.movies import load_movies_by_ids
 from app.embeddings.encoders import QueryEncoder
 from app.errors import MAX_OFFSET, BadUserInput, Unavailable, check_page
+from app.search.fallback import PGVECTOR_FAILURES
 from app.search.filters import NO_FILTER, MovieFilter
 from app.search.fusion import RetrieverHit, SearchHit, SearchMode, fuse, keyword_query
-from app.search.hybrid import semantic_hits, word_hits
+from app.search.hybrid import semantic_hits, semantic_hits_in_memory, word_hits
 from app.search.vectors import VectorSearch
 from app.settings import Settings
 from app.vectors import FloatArray
@@ -114,8 +115,22 @@ class Search:
         movie_filter: MovieFilter,
         include_thin: bool,
     ) -> list[RetrieverHit]:
-        """The meaning retriever; a vector of the wrong size (a generation switched meanwhile) is re-encoded once."""
+        """The meaning retriever; a vector of the wrong size (a generation switched meanwhile) is re-encoded once.
+
+        Without pgvector, or while its path is degraded, the in-process vectors answer.
+        """
+        fallback = self.vectors.fallback
+
+        async def in_process(vector: FloatArray) -> list[RetrieverHit]:
+            assert fallback is not None
+            memory = fallback.memory
+            return await semantic_hits_in_memory(
+                conn, memory, vector, pool=pool, movie_filter=movie_filter, include_thin=include_thin
+            )
+
         for attempt in range(2):
+            if fallback is not None and fallback.active:
+                return await in_process(vector)
             try:
                 return await semantic_hits(
                     conn,
@@ -125,6 +140,11 @@ class Search:
                     movie_filter=movie_filter,
                     include_thin=include_thin,
                 )
+            except PGVECTOR_FAILURES as error:
+                if fallback is None:
+                    raise
+                fallback.failed(error)
+                return await in_process(vector)
             except asyncpg.DataError as error:
                 if attempt or "different vector dimensions" not in str(error) or conn.is_in_transaction():
                     raise

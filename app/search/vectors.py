@@ -12,9 +12,11 @@ from pgvector import Vector
 
 from app.catalogue.movies import MOVIE_COLUMNS
 from app.recs.ranking import Candidate
+from app.search.fallback import PGVECTOR_FAILURES, VectorFallback, nearest_in_memory, nearest_many_in_memory
 from app.search.filters import NO_FILTER, MovieFilter
 from app.search.fusion import TITLE_MIN_SIMILARITY
 from app.settings import Metric, Settings
+from app.vectors import as_array
 
 # Oversampling: rankers (popularity blend, MMR) choose from at least this many times `limit`.
 POOL_FACTOR = 5
@@ -112,7 +114,7 @@ def similarity_from_distance(metric: Metric, distance: float) -> float:
 def to_candidate(row: Mapping[str, Any], metric: Metric) -> Candidate:
     """A result row (movie columns, embedding, distance) as a ranking candidate."""
     movie = dict(row)
-    vector = np.asarray(movie.pop("embedding").to_numpy(), dtype=np.float32)
+    vector = as_array(movie.pop("embedding"))
     distance = movie.pop("distance")
     similarity = similarity_from_distance(metric, distance) if distance is not None else 0.0
     return Candidate(movie=movie, vector=vector, similarity=similarity, distance=distance, score=similarity)
@@ -144,8 +146,15 @@ class VectorSearch:
     runs in a read-only transaction whose SET LOCALs vanish with it, so nothing leaks to a pool.
     """
 
-    def __init__(self, settings: Settings, *, ivfflat_probes: int = 1, settings_on_connection: bool = False) -> None:
-        self.settings = settings
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        ivfflat_probes: int = 1,
+        settings_on_connection: bool = False,
+        fallback: VectorFallback | None = None,
+    ) -> None:
+        self.settings, self.fallback = settings, fallback
         self.metric: Metric = settings.index_metric
         self.settings_on_connection = settings_on_connection and settings.index_type == "hnsw"
         # Integers from validated settings: safe to inline, and one round trip with BEGIN.
@@ -183,14 +192,40 @@ class VectorSearch:
         unseen_by: int | None = None,
         limit: int,
     ) -> list[Candidate]:
-        """The `limit` nearest movies to a vector (or to movie `query`'s own vector, kept in SQL)."""
+        """The `limit` nearest movies to a vector (or to movie `query`'s own vector, kept in SQL).
+
+        Without pgvector, or while its path is degraded, the in-process exact search answers.
+        """
+        fallback = self.fallback
+
+        async def in_process(fallback: VectorFallback) -> list[Candidate]:
+            target = int(query) if by_movie else query
+            return await nearest_in_memory(
+                conn,
+                fallback,
+                self.settings,
+                target,
+                movie_filter=movie_filter,
+                exclude=exclude,
+                unseen_by=unseen_by,
+                limit=limit,
+            )
+
+        if fallback is not None and fallback.active:
+            return await in_process(fallback)
         vector_sql = MOVIE_VECTOR if by_movie else VECTOR_PARAM
         params = [query, *movie_filter.params(), list(exclude), unseen_by, limit]
-        async with self.transaction(conn):
-            rows = await conn.fetch(NEAREST[(self.metric, vector_sql, False)], *params)
-            if len(rows) < limit and (movie_filter.active or unseen_by is not None):
-                # A very selective filter can exhaust the index scan's budget: scan exactly instead.
-                rows = await conn.fetch(NEAREST[(self.metric, vector_sql, True)], *params)
+        try:
+            async with self.transaction(conn):
+                rows = await conn.fetch(NEAREST[(self.metric, vector_sql, False)], *params)
+                if len(rows) < limit and (movie_filter.active or unseen_by is not None):
+                    # A very selective filter can exhaust the index scan's budget: scan exactly instead.
+                    rows = await conn.fetch(NEAREST[(self.metric, vector_sql, True)], *params)
+        except PGVECTOR_FAILURES as error:
+            if fallback is None:
+                raise
+            fallback.failed(error)
+            return await in_process(fallback)
         candidates = [to_candidate(row, self.metric) for row in rows]
         # IVFFlat's iterative scan returns rows in relaxed order.
         candidates.sort(key=lambda c: (-c.similarity, c.id))
@@ -210,11 +245,23 @@ class VectorSearch:
         """k-NN for several query vectors in one round trip; with `unseen_by_key`, keys are user ids."""
         if not keys:
             return {}
+        if self.fallback is not None and self.fallback.active:
+            return await nearest_many_in_memory(
+                conn, self.fallback, self.settings, keys, vectors, movie_filter, exclude, unseen_by_key, limit
+            )
         # An array of vectors travels as pgvector Vector objects (the codec's array form).
         arrays = [Vector(np.asarray(v, dtype=np.float32)) for v in vectors]
         params = [list(keys), arrays, *movie_filter.params(), list(exclude), unseen_by_key, limit]
-        async with self.transaction(conn):
-            rows = await conn.fetch(NEAREST_MANY[self.metric], *params)
+        try:
+            async with self.transaction(conn):
+                rows = await conn.fetch(NEAREST_MANY[self.metric], *params)
+        except PGVECTOR_FAILURES as error:
+            if self.fallback is None:
+                raise
+            self.fallback.failed(error)
+            return await nearest_many_in_memory(
+                conn, self.fallback, self.settings, keys, vectors, movie_filter, exclude, unseen_by_key, limit
+            )
         grouped: dict[int, list[Candidate]] = {key: [] for key in keys}
         for row in rows:
             record = dict(row)

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from app.db.migrate import ACTIVE_GENERATION_SIZE, column_dimension, pending_migrations, vector_extension_version
+from app.db.migrate import active_generation_dimension, column_dimension, pending_migrations, vector_extension_version
+from app.db.portable import is_portable, pgvector_available
 from app.settings import Settings
 from app.status.stats import Stats, collect_stats
 
@@ -51,12 +52,19 @@ async def run_checks(conn: asyncpg.Connection, settings: Settings) -> list[Check
     """The design document's troubleshooting steps, as checks."""
     checks: list[Check] = []
     version = await vector_extension_version(conn)
+    portable = version is None and await is_portable(conn)
+    available = version is None and await pgvector_available(conn)
+    detail = f"version {version}" if version else "not installed"
+    if portable:  # a supported deployment: exact k-NN in the API process
+        detail += ": portable schema, in-process exact search" + ("; the server offers it now" if available else "")
     checks.append(
         Check(
             "pgvector extension",
-            version is not None,
-            f"version {version}" if version else "not installed",
-            "run `movierec migrate` (it runs CREATE EXTENSION vector)",
+            version is not None or (portable and not available),
+            detail,
+            "run `movierec migrate`: it moves the vectors into pgvector (kept), then `movierec index`"
+            if portable
+            else "run `movierec migrate` (it runs CREATE EXTENSION vector)",
         )
     )
     pending = await pending_migrations(conn)
@@ -68,9 +76,8 @@ async def run_checks(conn: asyncpg.Connection, settings: Settings) -> list[Check
             "run `movierec migrate`",
         )
     )
-    stored = await column_dimension(conn) if version else None
-    active = await conn.fetchrow(ACTIVE_GENERATION_SIZE) if not pending else None
-    dimension = active["dimension"] if active else None
+    stored = await column_dimension(conn) if version or portable else None
+    dimension = await active_generation_dimension(conn) if not pending else None
     checks.append(
         Check(
             "embedding column",
@@ -87,7 +94,9 @@ async def run_checks(conn: asyncpg.Connection, settings: Settings) -> list[Check
     checks.append(_generations_check(stats, settings))
     index = stats.index
     small_ivfflat = settings.index_type == "ivfflat" and stats.with_embeddings < settings.ivfflat_min_rows
-    if index is None:
+    if portable:
+        checks.append(Check("vector index", True, "none without pgvector: exact search in the API process"))
+    elif index is None:
         checks.append(
             Check(
                 "vector index",

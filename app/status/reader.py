@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import asyncpg
 
+from app.search.fallback import VectorFallback
 from app.settings import Settings
 from app.status.doctor import Check, run_checks
 from app.status.stats import Stats, collect_stats
@@ -12,15 +15,21 @@ from app.status.stats import Stats, collect_stats
 class StatusReader:
     """Coverage, index facts and the doctor's checks for the API, each read on a pooled connection."""
 
-    def __init__(self, pool: asyncpg.Pool, settings: Settings) -> None:
-        self._pool, self._settings = pool, settings
+    def __init__(self, pool: asyncpg.Pool, settings: Settings, fallback: VectorFallback | None = None) -> None:
+        self._pool, self._settings, self.fallback = pool, settings, fallback
 
     async def stats(self) -> Stats:
-        """As `movierec stats` prints them."""
+        """As `movierec stats` prints them, with how this process answers k-NN reads."""
         async with self._pool.acquire() as conn:
-            return await collect_stats(conn)
+            stats = await collect_stats(conn)
+        if self.fallback is not None:
+            stats = replace(stats, vector_search=self.fallback.mode, vector_search_fix=self.fallback.fix)
+        return stats
 
     async def checks(self) -> list[Check]:
-        """Every `movierec doctor` check, each OK or FAIL with its fix."""
+        """Every `movierec doctor` check, each OK or FAIL with its fix; a degraded k-NN path is a FAIL."""
         async with self._pool.acquire() as conn:
-            return await run_checks(conn, self._settings)
+            checks = await run_checks(conn, self._settings)
+        if self.fallback is not None and self.fallback.cause is not None:
+            checks.append(Check("k-NN path", False, self.fallback.mode, self.fallback.fix or ""))
+        return checks

@@ -8,9 +8,11 @@ from typing import Any
 import asyncpg
 
 from app.db.migrate import column_dimension
+from app.db.portable import pgvector_installed
 from app.embeddings.generations import GenerationStatus, generation_statuses
 from app.embeddings.runs import load_last_run
 from app.recs.models import load_active_model
+from app.search.fallback import PORTABLE_SEARCH
 from app.search.index import IndexInfo, describe_index
 
 COVERAGE = """
@@ -44,6 +46,9 @@ class Stats:
     passages: int = 0  # sentence vectors searched beside the films' own
     # Every generation in a slot: the active one, and during a model change the next (and previous).
     generations: list[GenerationStatus] = field(default_factory=list)
+    # How k-NN reads are answered: pgvector, or the in-process exact search (and why), with its fix.
+    vector_search: str = "pgvector"
+    vector_search_fix: str | None = None
 
     @property
     def coverage(self) -> float:
@@ -59,6 +64,8 @@ class Stats:
             f"thin records (title only, left out of semantic lists): {self.thin_movies}",
             f"passage vectors: {self.passages}",
             f"model: {self.model} ({self.dimension} dimensions)",
+            f"k-NN reads: {self.vector_search}",
+            *([f"k-NN fix: {self.vector_search_fix}"] if self.vector_search_fix else []),
             *(f"generation {each.line()}" for each in self.generations),
             f"users: {self.users}, ratings: {self.ratings}",
         ]
@@ -108,4 +115,5 @@ async def collect_stats(conn: asyncpg.Connection) -> Stats:
         last_run=last_run,
         recommender=await load_active_model(conn),
         generations=generations,
+        vector_search="pgvector" if await pgvector_installed(conn) else PORTABLE_SEARCH,
     )

@@ -1,0 +1,169 @@
+"""Exact nearest-neighbour search in the API process: the catalogue's film and passage vectors as numpy
+matrices, for databases without pgvector and as the fallback when a pgvector query fails.
+
+The matrices are read once (vectors travel as their binary send format and are parsed by numpy, not
+row by row) and reloaded when the stored vectors change: at most every CHECK_EVERY_S a one-row read
+compares the count and newest write time of the active generation's vectors. Every API
+process holds its own copy and checks on its own, so processes agree once each has looked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+import numpy as np
+import numpy.typing as npt
+
+from app.vectors import FloatArray
+
+log = logging.getLogger(__name__)
+
+CHECK_EVERY_S = 1.0
+
+VECTORS_VERSION = "SELECT count(embedding) AS stored, max(embedded_at) AS newest FROM movies"
+# array_send / vector_send: one bytea per row, parsed into the matrix by numpy.
+FILM_VECTORS = {
+    True: "SELECT id, vector_send(embedding) AS data FROM movies WHERE embedding IS NOT NULL ORDER BY id",
+    False: "SELECT id, array_send(embedding::real[]) AS data FROM movies WHERE embedding IS NOT NULL ORDER BY id",
+}
+_PASSAGES = "SELECT movie_id AS id, {send} AS data FROM movie_passages ORDER BY movie_id, ordinal"
+PASSAGE_VECTORS = {
+    True: _PASSAGES.format(send="vector_send(embedding)"),
+    False: _PASSAGES.format(send="array_send(embedding::real[])"),
+}
+# A one-dimensional real[] in binary: ndim, has-nulls, element type, length, lower bound, then
+# (length, value) per element; pgvector's: dimension and an unused int16, then the values.
+_ARRAY_HEADER = 20
+_ARRAY_ELEMENT = np.dtype([("length", ">i4"), ("value", ">f4")])
+_VECTOR_HEADER = 4
+
+
+def parse_vectors(rows: list[bytes], *, pgvector: bool) -> FloatArray:
+    """Rows of send-format vectors as one float32 matrix, each row scaled to unit length."""
+    if not rows:
+        return np.zeros((0, 0), dtype=np.float32)
+    if pgvector:
+        matrix = np.stack([np.frombuffer(data, dtype=">f4", offset=_VECTOR_HEADER) for data in rows])
+    else:
+        matrix = np.stack([np.frombuffer(data, dtype=_ARRAY_ELEMENT, offset=_ARRAY_HEADER)["value"] for data in rows])
+    matrix = matrix.astype(np.float32)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return np.asarray(matrix / np.maximum(norms, 1e-9), dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """Vectors and the movie id of each row."""
+
+    ids: npt.NDArray[np.int64]
+    vectors: FloatArray
+
+    @classmethod
+    def empty(cls) -> Matrix:
+        return cls(np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32))
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.ids.nbytes + self.vectors.nbytes)
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Movie ids, most similar first, and their cosine similarities."""
+
+    ids: npt.NDArray[np.int64]
+    similarities: npt.NDArray[np.float32]
+
+    def head(self, count: int) -> Ranking:
+        return Ranking(self.ids[:count], self.similarities[:count])
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def rank(matrix: Matrix, query: FloatArray) -> Ranking:
+    """Every row of `matrix` by cosine similarity to `query` (unit rows), best first, ties by id."""
+    if not len(matrix.ids) or matrix.vectors.shape[1] != len(query):
+        return Ranking(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+    unit = query / max(float(np.linalg.norm(query)), 1e-9)
+    similarities = matrix.vectors @ unit.astype(np.float32)
+    order = np.lexsort((matrix.ids, -similarities))
+    return Ranking(matrix.ids[order], similarities[order])
+
+
+def best_per_movie(matrix: Matrix, query: FloatArray) -> Ranking:
+    """Each movie once, scored by its most similar row (a film's best passage), best first."""
+    ranked = rank(matrix, query)
+    _, first = np.unique(ranked.ids, return_index=True)  # the first row of each id is its best
+    first.sort()
+    return Ranking(ranked.ids[first], ranked.similarities[first])
+
+
+class InMemoryVectors:
+    """The active generation's film and passage vectors in this process, kept current by a version check."""
+
+    def __init__(self, *, pgvector: bool) -> None:
+        self.pgvector = pgvector
+        self.films, self.passages = Matrix.empty(), Matrix.empty()
+        self._positions: dict[int, int] = {}
+        self._version: tuple[int, datetime | None] | None = None
+        self._checked = 0.0
+        self._lock = asyncio.Lock()
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the matrices."""
+        return self.films.nbytes + self.passages.nbytes
+
+    async def current(self, conn: asyncpg.Connection) -> InMemoryVectors:
+        """Self, reloaded on `conn` first if the stored vectors changed (checked at most every CHECK_EVERY_S)."""
+        if self._version is not None and time.monotonic() - self._checked < CHECK_EVERY_S:
+            return self
+        async with self._lock:
+            if self._version is None or time.monotonic() - self._checked >= CHECK_EVERY_S:
+                await self._reload_if_changed(conn)
+        return self
+
+    async def _reload_if_changed(self, conn: asyncpg.Connection) -> None:
+        row = await conn.fetchrow(VECTORS_VERSION)
+        version = (int(row["stored"]), row["newest"])
+        if version != self._version:
+            started = time.perf_counter()
+            films = await conn.fetch(FILM_VECTORS[self.pgvector])
+            passages = await conn.fetch(PASSAGE_VECTORS[self.pgvector])
+            self.films = Matrix(
+                np.array([r["id"] for r in films], dtype=np.int64),
+                parse_vectors([r["data"] for r in films], pgvector=self.pgvector),
+            )
+            self.passages = Matrix(
+                np.array([r["id"] for r in passages], dtype=np.int64),
+                parse_vectors([r["data"] for r in passages], pgvector=self.pgvector),
+            )
+            self._positions = {int(movie): i for i, movie in enumerate(self.films.ids)}
+            self._version = version
+            log.info(
+                "in-process vectors: %d films, %d passages, %.0f MiB, loaded in %.2fs",
+                len(self.films.ids),
+                len(self.passages.ids),
+                self.nbytes / 2**20,
+                time.perf_counter() - started,
+            )
+        self._checked = time.monotonic()
+
+    def vector_of(self, movie_id: int) -> FloatArray | None:
+        """A film's own vector, None when it has none."""
+        position = self._positions.get(int(movie_id))
+        return None if position is None else self.films.vectors[position]
+
+    def films_like(self, query: FloatArray) -> Ranking:
+        """Every film by similarity of its own vector to the query."""
+        return rank(self.films, query)
+
+    def films_by_best_passage(self, query: FloatArray) -> Ranking:
+        """Every film with passages by its best passage's similarity (passage 0 is the film's own vector)."""
+        return best_per_movie(self.passages, query)
