@@ -9,7 +9,7 @@ WEB_STAMP := $(WEB)/node_modules/.movierec-installed
 # System packages come from apt; root installs them directly, anyone else through sudo.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install run test lint typecheck pytest browser bench clean
+.PHONY: install run test lint typecheck pytest browser plain-postgres bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,8 +44,13 @@ typecheck: install
 	$(BIN)/mypy
 	npm run --prefix $(WEB) --silent typecheck
 
-pytest: install browser
-	HF_HUB_OFFLINE=1 MOVIEREC_REQUIRE_BROWSER=1 $(BIN)/pytest
+# Debian's PostgreSQL 15 (it has no pgvector): the tests of a database without pgvector run on it.
+plain-postgres:
+	test -x /usr/lib/postgresql/15/bin/postgres || \
+		($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq postgresql)
+
+pytest: install browser plain-postgres
+	HF_HUB_OFFLINE=1 MOVIEREC_REQUIRE_BROWSER=1 MOVIEREC_REQUIRE_PLAIN_POSTGRES=1 $(BIN)/pytest
 
 test: lint typecheck pytest
 

@@ -132,6 +132,8 @@ def plain_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from tests import plain_postgres
 
     if not plain_postgres.available():
+        if os.environ.get("MOVIEREC_REQUIRE_PLAIN_POSTGRES"):  # `make test` installs it: missing is a failure
+            pytest.fail(plain_postgres.MISSING)
         pytest.skip(plain_postgres.MISSING)
     folder = tmp_path_factory.mktemp("pg15")
     yield plain_postgres.start(folder)

@@ -12,8 +12,10 @@ from app.catalogue.importers.demo import import_demo
 from app.catalogue.importers.pipeline import import_movies
 from app.catalogue.importers.records import MovieRecord
 from app.embeddings.model import SentenceTransformerEmbedder
-from app.embeddings.pipeline import EmbeddingBusy, embed_movies
+from app.embeddings.pipeline import EmbeddingBusy, GenerationMismatch, embed_movies
+from app.embeddings.refresh import refresh_embeddings
 from app.embeddings.text import RECIPE_VERSION, MovieContent, content_hash, embedding_text
+from app.settings import Settings
 from tests.fakes import FakeEmbedder
 from tests.seeding import seed_movies
 
@@ -75,11 +77,18 @@ async def test_editing_one_overview_re_embeds_exactly_that_movie(
     assert np.allclose(row["embedding"].to_numpy(), fake_embedder.vector(embedding_text(edited.content)))
 
 
-async def test_other_model_and_full_rerun(conn: asyncpg.Connection, fake_embedder: FakeEmbedder) -> None:
+async def test_another_model_is_a_new_generation_then_full_rerun(
+    conn: asyncpg.Connection, fake_embedder: FakeEmbedder
+) -> None:
     await seed_movies(conn, 10, title_only=True)
     await embed_movies(conn, fake_embedder)
     other = FakeEmbedder(model_name="another-model")
-    assert (await embed_movies(conn, other)).embedded == 11
+    with pytest.raises(GenerationMismatch, match="a new generation"):
+        await embed_movies(conn, other)  # never written over the serving vectors
+    # The refresh backfills it beside them (the serving model cannot load here: a fake), then switches.
+    outcome = await refresh_embeddings(conn, other, Settings())
+    assert outcome.run is None and outcome.backfill is not None and outcome.backfill.embedded == 11
+    assert outcome.switched is not None and outcome.switched.active.model == "another-model"
     assert (await embed_movies(conn, other)).embedded == 0
     assert (await embed_movies(conn, other, full=True)).embedded == 11
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import asyncpg
 import numpy as np
@@ -143,18 +143,25 @@ async def vector_fallback(conn: asyncpg.Connection) -> VectorFallback:
 
 async def ranked_movies(
     conn: asyncpg.Connection,
-    ranking: Ranking,
+    ranking: Callable[[int | None], Ranking],
     *,
     movie_filter: MovieFilter,
     exclude: Sequence[int],
     unseen_by: int | None,
     limit: int,
 ) -> list[asyncpg.Record]:
-    """The first `limit` ranked movies that pass the filter, exclusions and viewer, in rank order."""
-    first = ranking.head(limit * FIRST_TRY + len(exclude))
-    tries = [first] if len(first) == len(ranking) else [first, ranking]
+    """The first `limit` ranked movies that pass the filter, exclusions and viewer, in rank order.
+
+    `ranking(top)` ranks the `top` best films (None: all); the whole ranking is needed only when the
+    first candidates are too few for the filter.
+    """
+    first = ranking(limit * FIRST_TRY + len(exclude))
     rows: list[asyncpg.Record] = []
-    for tried in tries:
+    for tried in (first, None):
+        if tried is None:
+            tried = ranking(None)
+            if len(tried) == len(first):
+                break  # the first try held every film already
         params = [tried.ids.tolist(), tried.similarities.astype(np.float64).tolist(), *movie_filter.params()]
         rows = await conn.fetch(RANKED_MOVIES, *params, list(exclude), unseen_by, limit)
         if len(rows) >= limit:
@@ -179,7 +186,12 @@ async def nearest_in_memory(
     if vector is None:
         return []
     rows = await ranked_movies(
-        conn, memory.films_like(vector), movie_filter=movie_filter, exclude=exclude, unseen_by=unseen_by, limit=limit
+        conn,
+        lambda top: memory.films_like(vector, top),
+        movie_filter=movie_filter,
+        exclude=exclude,
+        unseen_by=unseen_by,
+        limit=limit,
     )
     candidates = []
     for row in rows:

@@ -162,10 +162,14 @@ async def semantic_hits_in_memory(
     include_thin: bool,
 ) -> list[RetrieverHit]:
     """The meaning retriever's hits from the in-process vectors: an exact search, then the filter in SQL."""
-    ranking = (await memory.current(conn)).films_by_best_passage(vector)
-    first = ranking.head(pool * FIRST_TRY)
+    current = await memory.current(conn)
+    first = current.films_by_best_passage(vector, pool * FIRST_TRY)
     rows: list[asyncpg.Record] = []
-    for tried in [first] if len(first) == len(ranking) else [first, ranking]:
+    for tried in (first, None):
+        if tried is None:
+            tried = current.films_by_best_passage(vector)
+            if len(tried) == len(first):
+                break  # the first try held every film already
         scores = tried.similarities.astype(np.float64).tolist()
         rows = await conn.fetch(
             RANKED_SEMANTIC_HITS, tried.ids.tolist(), scores, *movie_filter.params(), include_thin, pool

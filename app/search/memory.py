@@ -86,22 +86,32 @@ class Ranking:
         return len(self.ids)
 
 
-def rank(matrix: Matrix, query: FloatArray) -> Ranking:
-    """Every row of `matrix` by cosine similarity to `query` (unit rows), best first, ties by id."""
+def rank(matrix: Matrix, query: FloatArray, top: int | None = None) -> Ranking:
+    """The rows of `matrix` most similar to `query` (all, or the `top`), best first, ties by id."""
     if not len(matrix.ids) or matrix.vectors.shape[1] != len(query):
         return Ranking(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
     unit = query / max(float(np.linalg.norm(query)), 1e-9)
     similarities = matrix.vectors @ unit.astype(np.float32)
-    order = np.lexsort((matrix.ids, -similarities))
+    rows = np.arange(len(similarities))
+    if top is not None and top < len(rows):
+        # A partial sort: the `top` best in linear time, then only they are ordered.
+        rows = np.argpartition(-similarities, top)[:top]
+    order = rows[np.lexsort((matrix.ids[rows], -similarities[rows]))]
     return Ranking(matrix.ids[order], similarities[order])
 
 
-def best_per_movie(matrix: Matrix, query: FloatArray) -> Ranking:
-    """Each movie once, scored by its most similar row (a film's best passage), best first."""
-    ranked = rank(matrix, query)
+# Sentence vectors per film at most (app/embeddings/text.py) plus the film's own: enough rows to find
+# `top` distinct films among the best passages.
+ROWS_PER_MOVIE = 9
+
+
+def best_per_movie(matrix: Matrix, query: FloatArray, top: int | None = None) -> Ranking:
+    """Movies scored by their most similar row (a film's best passage), best first (all, or about `top`)."""
+    ranked = rank(matrix, query, None if top is None else top * ROWS_PER_MOVIE)
     _, first = np.unique(ranked.ids, return_index=True)  # the first row of each id is its best
     first.sort()
-    return Ranking(ranked.ids[first], ranked.similarities[first])
+    kept = first if top is None else first[:top]
+    return Ranking(ranked.ids[kept], ranked.similarities[kept])
 
 
 class InMemoryVectors:
@@ -160,10 +170,14 @@ class InMemoryVectors:
         position = self._positions.get(int(movie_id))
         return None if position is None else self.films.vectors[position]
 
-    def films_like(self, query: FloatArray) -> Ranking:
-        """Every film by similarity of its own vector to the query."""
-        return rank(self.films, query)
+    def films_like(self, query: FloatArray, top: int | None = None) -> Ranking:
+        """Films by similarity of their own vector to the query: all of them, or the `top`."""
+        return rank(self.films, query, top)
 
-    def films_by_best_passage(self, query: FloatArray) -> Ranking:
-        """Every film with passages by its best passage's similarity (passage 0 is the film's own vector)."""
-        return best_per_movie(self.passages, query)
+    def films_by_best_passage(self, query: FloatArray, top: int | None = None) -> Ranking:
+        """Films by their best passage's similarity (passage 0 is the film's own vector): all, or about `top`."""
+        return best_per_movie(self.passages, query, top)
+
+    @property
+    def film_count(self) -> int:
+        return len(self.films.ids)
