@@ -49,8 +49,14 @@ plain-postgres:
 	test -x /usr/lib/postgresql/15/bin/postgres || \
 		($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq postgresql)
 
+# The API's tests run twice: on PostgreSQL with pgvector, then on one without it (the same answers
+# from the in-process exact search; tests marked `pgvector` are skipped there).
+API_TESTS := tests/test_api_queries.py tests/test_api_recommendations.py tests/test_api_access.py \
+	tests/test_search.py tests/test_admin_api.py tests/test_jobs_api.py
+
 pytest: install browser plain-postgres
 	HF_HUB_OFFLINE=1 MOVIEREC_REQUIRE_BROWSER=1 MOVIEREC_REQUIRE_PLAIN_POSTGRES=1 $(BIN)/pytest
+	HF_HUB_OFFLINE=1 MOVIEREC_TEST_SERVER=plain $(BIN)/pytest -q $(API_TESTS)
 
 test: lint typecheck pytest
 
@@ -61,6 +67,7 @@ bench: install
 	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.api
 	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.refresh
 	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.vectors
+	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.fallback
 	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.train
 
 clean:

@@ -12,7 +12,7 @@ from app.embeddings.encoders import Encoders, QueryEncoder
 from app.queue.client import JobQueue
 from app.recs.models import ModelRegistry
 from app.recs.recommender import Recommender
-from app.search.fallback import vector_fallback, watch_index
+from app.search.fallback import vector_fallback, watch
 from app.search.index import describe_index, ivfflat_probes
 from app.search.service import Search
 from app.search.vectors import VectorSearch, carries_session_settings
@@ -56,10 +56,12 @@ async def build_services(
         on_connection = await carries_session_settings(conn, settings)
         fallback = await vector_fallback(conn)
         await fallback.check_index(conn)
+        if fallback.portable:
+            await fallback.memory.current(conn)  # loaded before the first request
     if index is not None and index.method == "ivfflat":
         probes = ivfflat_probes(settings, int(index.options.get("lists", "1")))
     vectors = VectorSearch(settings, ivfflat_probes=probes, settings_on_connection=on_connection, fallback=fallback)
-    background = [] if dsn is None or fallback.portable else [asyncio.ensure_future(watch_index(fallback, dsn))]
+    background = [] if dsn is None else [asyncio.ensure_future(watch(fallback, dsn))]
     jobs = JobQueue(settings, pool)
     encoder = QueryEncoder(pool, encoders or Encoders(settings), enabled=encoders is not None)
     return Services(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -99,6 +100,16 @@ class Api:
         self.queries.clear()
         self.data(query, variables, **auth)
         return sum(1 for q in self.queries if not q.startswith("SELECT pg_advisory_unlock_all()"))
+
+    @property
+    def pgvector(self) -> bool:
+        """Whether the app's database has pgvector (the suite also runs on a PostgreSQL without it)."""
+        return bool(self.sql("SELECT count(*) FROM pg_extension WHERE extname = 'vector'")[0][0])
+
+    def vectors_written(self) -> None:
+        """After writing vectors by hand: without pgvector, give the API's in-process copy its second to follow."""
+        if not self.pgvector:
+            time.sleep(1.5)
 
     def sql(self, statement: str, *args: Any) -> list[asyncpg.Record]:
         """Run SQL against the test database from outside the app."""

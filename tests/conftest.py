@@ -25,12 +25,31 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
+# MOVIEREC_TEST_SERVER=plain runs the suite on Debian's PostgreSQL 15, which has no pgvector (`make test`
+# runs the API's tests a second time so); tests marked `pgvector` are skipped there.
+WITHOUT_PGVECTOR = os.environ.get("MOVIEREC_TEST_SERVER") == "plain"
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if WITHOUT_PGVECTOR and item.get_closest_marker("pgvector"):
+        pytest.skip("needs pgvector itself; this run is on a PostgreSQL without it")
+
+
 @pytest.fixture(scope="session")
-def server_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A PostgreSQL server with pgvector for the whole session."""
+def server_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A PostgreSQL server for the whole session: with pgvector (embedded), or without it (plain)."""
     if url := os.environ.get("TEST_DATABASE_URL"):
-        return url
-    return start_embedded_server(tmp_path_factory.mktemp("pg") / "data", keep_running=False)
+        yield url
+    elif WITHOUT_PGVECTOR:
+        from tests import plain_postgres
+
+        if not plain_postgres.available():
+            pytest.fail(plain_postgres.MISSING)
+        uri, folder = plain_postgres.start()
+        yield uri
+        plain_postgres.stop(folder)
+    else:
+        yield start_embedded_server(tmp_path_factory.mktemp("pg") / "data", keep_running=False)
 
 
 @pytest.fixture
@@ -135,8 +154,8 @@ def plain_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         if os.environ.get("MOVIEREC_REQUIRE_PLAIN_POSTGRES"):  # `make test` installs it: missing is a failure
             pytest.fail(plain_postgres.MISSING)
         pytest.skip(plain_postgres.MISSING)
-    folder = tmp_path_factory.mktemp("pg15")
-    yield plain_postgres.start(folder)
+    uri, folder = plain_postgres.start()
+    yield uri
     plain_postgres.stop(folder)
 
 

@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 from pathlib import Path
 
 BIN = Path("/usr/lib/postgresql/15/bin")
@@ -29,10 +30,13 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start(folder: Path) -> str:
-    """initdb and start a server in `folder`; returns its URI (trust authentication, local only)."""
+def start() -> tuple[str, Path]:
+    """initdb and start a server in a new temporary folder; returns its URI (trust, local only) and the folder.
+
+    The folder is made directly under the temporary directory: the server's user must be able to reach it.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="movierec-pg15-"))
     data = folder / "data"
-    folder.mkdir(parents=True, exist_ok=True)
     if os.geteuid() == 0:
         shutil.chown(folder, "postgres", "postgres")
     subprocess.run(
@@ -48,13 +52,14 @@ def start(folder: Path) -> str:
         check=True,
         capture_output=True,
     )
-    return f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    return f"postgresql://postgres@127.0.0.1:{port}/postgres", folder
 
 
 def stop(folder: Path) -> None:
-    """Stop the server started in `folder`."""
+    """Stop the server started in `folder` and remove it."""
     subprocess.run(
         _as_server_user([str(BIN / "pg_ctl"), "-D", str(folder / "data"), "-m", "immediate", "stop"]),
         check=False,
         capture_output=True,
     )
+    shutil.rmtree(folder, ignore_errors=True)

@@ -40,6 +40,7 @@ def test_health_says_when_redis_is_down(
         assert checks["migrations"]["ok"]  # the database's checks still answer
 
 
+@pytest.mark.pgvector
 def test_an_index_rebuild_runs_in_the_worker_and_an_edit_is_re_embedded(
     demo_database_url: str, redis_url: str, model: SentenceTransformerEmbedder, tmp_path: Path
 ) -> None:

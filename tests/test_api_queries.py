@@ -56,6 +56,7 @@ async def _plan(database_url: str, statement: str, *args: object) -> str:
         await conn.close()
 
 
+@pytest.mark.pgvector
 async def test_the_hnsw_index_serves_the_query_and_the_exact_form_does_not(demo_database_url: str) -> None:
     params = [*NO_FILTER.params(), [1], None, 10]
     by_movie = await _plan(demo_database_url, sql.NEAREST[("cosine", sql.MOVIE_VECTOR, False)], 1, *params)

@@ -7,6 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
+from app.vectors import as_array
 from tests.api_support import Api
 
 pytestmark = pytest.mark.model
@@ -78,7 +79,7 @@ def test_filters_return_exactly_limit_whenever_enough_match(api: Api) -> None:
 
 def _mean_pairwise_similarity(api: Api, movie_ids: list[str]) -> float:
     rows = api.sql("SELECT embedding FROM movies WHERE id = ANY($1::bigint[])", [int(i) for i in movie_ids])
-    vectors = np.stack([r["embedding"].to_numpy() for r in rows])
+    vectors = np.stack([as_array(r["embedding"]) for r in rows])
     sims = vectors @ vectors.T
     n = len(vectors)
     return float((sims.sum() - n) / (n * (n - 1)))

@@ -16,6 +16,7 @@ from app.embeddings.pipeline import EmbeddingBusy, GenerationMismatch, embed_mov
 from app.embeddings.refresh import refresh_embeddings
 from app.embeddings.text import RECIPE_VERSION, MovieContent, content_hash, embedding_text
 from app.settings import Settings
+from app.vectors import as_array
 from tests.fakes import FakeEmbedder
 from tests.seeding import seed_movies
 
@@ -49,7 +50,7 @@ async def test_incremental_runs_and_audit_rows(conn: asyncpg.Connection, fake_em
     expected = fake_embedder.vector(
         embedding_text(MovieContent(title="Film 7", year=2007, overview="Overview number 7.", genres=["Drama"]))
     )
-    assert np.allclose(row["embedding"].to_numpy(), expected)
+    assert np.allclose(as_array(row["embedding"]), expected)
     assert row["embedding_model"] == "fake-embedder" and row["embedded_hash"] == row["content_hash"]
     runs = await conn.fetch("SELECT * FROM embedding_runs ORDER BY id")
     assert [(r["status"], r["embedded"], r["skipped"], r["title_only"]) for r in runs] == [
@@ -74,7 +75,7 @@ async def test_editing_one_overview_re_embeds_exactly_that_movie(
     assert await conn.fetchval("SELECT embedded_at FROM movies WHERE source_key = 'Film4'") == before
     row = await conn.fetchrow("SELECT embedding, embedded_hash, content_hash FROM movies WHERE source_key = 'Film3'")
     assert row["embedded_hash"] == row["content_hash"]
-    assert np.allclose(row["embedding"].to_numpy(), fake_embedder.vector(embedding_text(edited.content)))
+    assert np.allclose(as_array(row["embedding"]), fake_embedder.vector(embedding_text(edited.content)))
 
 
 async def test_another_model_is_a_new_generation_then_full_rerun(
@@ -184,9 +185,9 @@ async def test_passages_are_written_and_replaced_with_the_films_vector(
     stored = await conn.fetch("SELECT ordinal, embedding FROM movie_passages WHERE movie_id = $1 ORDER BY 1", movie)
     assert [r["ordinal"] for r in stored] == [0, 1, 2]  # the film's own vector, then each sentence
     film = await conn.fetchval("SELECT embedding FROM movies WHERE id = $1", movie)
-    assert np.allclose(stored[0]["embedding"].to_numpy(), film.to_numpy(), atol=1e-6)
+    assert np.allclose(as_array(stored[0]["embedding"]), as_array(film), atol=1e-6)
     expected = fake_embedder.vector("A thief steals secrets from people's dreams.")
-    assert np.allclose(stored[2]["embedding"].to_numpy(), expected, atol=1e-6)
+    assert np.allclose(as_array(stored[2]["embedding"]), expected, atol=1e-6)
     shorter = MovieRecord(
         title="Inception", year=2010, source="t", source_key="1", overview="One sentence is left here."
     )

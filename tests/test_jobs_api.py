@@ -14,6 +14,7 @@ import pytest
 from app.embeddings.model import SentenceTransformerEmbedder
 from app.queue.redis_server import start_embedded_redis, stop_embedded_redis
 from app.settings import Settings
+from app.vectors import as_array
 from tests.api_support import running_api
 from tests.worker_support import run_burst_worker
 
@@ -78,7 +79,7 @@ def test_a_worker_killed_mid_refresh_then_restarted_ends_in_the_same_state(
     demo_database_url: str, redis_url: str, model: SentenceTransformerEmbedder, tmp_path: Path
 ) -> None:
     for api in running_api(demo_database_url, model, tmp_path, redis_url=redis_url):
-        reference = {r["id"]: r["embedding"].to_numpy() for r in api.sql("SELECT id, embedding FROM movies")}
+        reference = {r["id"]: as_array(r["embedding"]) for r in api.sql("SELECT id, embedding FROM movies")}
         api.sql("UPDATE movies SET embedding = NULL, embedded_hash = NULL, embedded_at = NULL")
         env = {
             **os.environ,
@@ -126,7 +127,7 @@ def test_a_worker_killed_mid_refresh_then_restarted_ends_in_the_same_state(
         rows = api.sql("SELECT id, embedding, embedded_hash = content_hash AS current FROM movies")
         assert all(r["current"] for r in rows)
         for row in rows:
-            assert row["embedding"].to_numpy() == pytest.approx(reference[row["id"]], abs=1e-5)
+            assert as_array(row["embedding"]) == pytest.approx(reference[row["id"]], abs=1e-5)
         runs = api.sql("SELECT status, job_id FROM embedding_runs ORDER BY id")
         assert [r["status"] for r in runs][-2:] == ["interrupted", "succeeded"]
         assert {r["job_id"] for r in runs[-2:]} == {"refresh-embeddings"}  # the same job, delivered twice

@@ -11,6 +11,8 @@ import asyncio
 import logging
 import math
 from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any
 
 import asyncpg
 import numpy as np
@@ -20,9 +22,9 @@ from app.db.portable import pgvector_installed
 from app.recs.ranking import Candidate
 from app.search.filters import NO_FILTER, MovieFilter
 from app.search.index import describe_index
-from app.search.memory import InMemoryVectors, Ranking
+from app.search.memory import CHECK_EVERY_S, InMemoryVectors, Ranking
 from app.settings import Metric, Settings
-from app.vectors import FloatArray
+from app.vectors import FloatArray, as_array
 
 log = logging.getLogger(__name__)
 
@@ -39,22 +41,29 @@ PGVECTOR_FAILURES: tuple[type[Exception], ...] = (
 INDEX_CHECK_EVERY_S = 5.0
 PORTABLE_SEARCH = "in-process exact search (this database has no pgvector)"
 
-# The first candidates tried: enough for a filter that keeps one film in ten; fewer results than
-# asked for mean a more selective filter, and every ranked film is tried.
+# The first candidates tried: enough for a filter that keeps one film in twenty; fewer results than
+# asked for mean a more selective filter, and every ranked film is tried (a second statement).
 FIRST_TRY = 20
-_F = 3  # $1 ranked ids, $2 their similarities, then the filter, exclusions, viewer and limit
+# For each query key, its ranked films ($1 keys, $2 ids, $3 similarities, in rank order), then the
+# filter, exclusions, whether keys are the viewers (else one viewer, maybe none) and the limit per key.
+_F = 4
 _AFTER = _F + MovieFilter.PARAMETERS
 RANKED_MOVIES = f"""
-SELECT {MOVIE_COLUMNS}, r.similarity
-FROM unnest($1::bigint[], $2::float8[]) WITH ORDINALITY AS r(id, similarity, k)
-JOIN movies m ON m.id = r.id
-WHERE {MovieFilter.clause(_F)}
-  AND NOT (m.id = ANY(${_AFTER}::bigint[]))
-  AND (${_AFTER + 1}::bigint IS NULL
-       OR NOT EXISTS (SELECT 1 FROM ratings x WHERE x.user_id = ${_AFTER + 1} AND x.movie_id = m.id))
-ORDER BY r.k
-LIMIT ${_AFTER + 2}
+SELECT * FROM (
+    SELECT r.key, {MOVIE_COLUMNS}, r.similarity, row_number() OVER (PARTITION BY r.key ORDER BY r.k) AS place
+    FROM unnest($1::bigint[], $2::bigint[], $3::float8[]) WITH ORDINALITY AS r(key, id, similarity, k)
+    JOIN movies m ON m.id = r.id
+    CROSS JOIN LATERAL (SELECT CASE WHEN ${_AFTER + 1}::boolean THEN r.key ELSE ${_AFTER + 2}::bigint END AS id) v
+    WHERE {MovieFilter.clause(_F)}
+      AND NOT (m.id = ANY(${_AFTER}::bigint[]))
+      AND (v.id IS NULL OR NOT EXISTS (SELECT 1 FROM ratings x WHERE x.user_id = v.id AND x.movie_id = m.id))
+) ranked
+WHERE place <= ${_AFTER + 3}
+ORDER BY key, place
 """
+
+
+STORED_VECTOR = "SELECT embedding FROM movies WHERE id = $1"
 
 
 def distance_from_similarity(metric: Metric, similarity: float) -> float:
@@ -116,21 +125,28 @@ class VectorFallback:
             self.release()
 
 
-async def watch_index(fallback: VectorFallback, dsn: str) -> None:
-    """Check the films' index every INDEX_CHECK_EVERY_S for the life of the API process.
+async def watch(fallback: VectorFallback, dsn: str) -> None:
+    """For the life of the API process: keep loaded vectors current (every CHECK_EVERY_S) and check the
+    films' index (every INDEX_CHECK_EVERY_S).
 
     On a connection of its own: the pool's statements stay exactly the requests' own.
     """
     conn: asyncpg.Connection | None = None
+    fallback.memory.watched = True
+    ticks = 0
     try:
         while True:
             try:
                 conn = conn if conn is not None and not conn.is_closed() else await asyncpg.connect(dsn)
-                await fallback.check_index(conn)
+                await fallback.memory.refresh(conn)
+                if ticks % round(INDEX_CHECK_EVERY_S / CHECK_EVERY_S) == 0:
+                    await fallback.check_index(conn)
             except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
                 conn = None  # the database is away: requests say so themselves; look again later
-            await asyncio.sleep(INDEX_CHECK_EVERY_S)
+            ticks += 1
+            await asyncio.sleep(CHECK_EVERY_S)
     finally:
+        fallback.memory.watched = False
         if conn is not None:
             await conn.close()
 
@@ -141,32 +157,65 @@ async def vector_fallback(conn: asyncpg.Connection) -> VectorFallback:
     return VectorFallback(InMemoryVectors(pgvector=pgvector), portable=not pgvector)
 
 
+Rank = Callable[[int | None], Ranking]  # the `top` best films (None: all of them)
+
+
+async def _fetch_ranked(
+    conn: asyncpg.Connection,
+    rankings: dict[int, Ranking],
+    movie_filter: MovieFilter,
+    exclude: Sequence[int],
+    keys_are_viewers: bool,
+    viewer: int | None,
+    limit: int,
+) -> dict[int, list[dict[str, Any]]]:
+    keys = [key for key, ranking in rankings.items() for _ in range(len(ranking))]
+    ids = [int(i) for ranking in rankings.values() for i in ranking.ids]
+    similarities = [float(x) for ranking in rankings.values() for x in ranking.similarities]
+    params = [keys, ids, similarities, *movie_filter.params(), list(exclude), keys_are_viewers, viewer, limit]
+    out: dict[int, list[dict[str, Any]]] = {key: [] for key in rankings}
+    for row in await conn.fetch(RANKED_MOVIES, *params):
+        movie = dict(row)
+        del movie["place"]
+        out[movie.pop("key")].append(movie)
+    return out
+
+
 async def ranked_movies(
     conn: asyncpg.Connection,
-    ranking: Callable[[int | None], Ranking],
+    rankings: dict[int, Rank],
     *,
     movie_filter: MovieFilter,
     exclude: Sequence[int],
-    unseen_by: int | None,
+    keys_are_viewers: bool = False,
+    viewer: int | None = None,
     limit: int,
-) -> list[asyncpg.Record]:
-    """The first `limit` ranked movies that pass the filter, exclusions and viewer, in rank order.
+) -> dict[int, list[dict[str, Any]]]:
+    """For each key, its first `limit` ranked movies that pass the filter, exclusions and viewer, in rank order.
 
-    `ranking(top)` ranks the `top` best films (None: all); the whole ranking is needed only when the
-    first candidates are too few for the filter.
+    One statement for every key; a second, with every film ranked, only for keys whose first
+    candidates were too few for the filter.
     """
-    first = ranking(limit * FIRST_TRY + len(exclude))
-    rows: list[asyncpg.Record] = []
-    for tried in (first, None):
-        if tried is None:
-            tried = ranking(None)
-            if len(tried) == len(first):
-                break  # the first try held every film already
-        params = [tried.ids.tolist(), tried.similarities.astype(np.float64).tolist(), *movie_filter.params()]
-        rows = await conn.fetch(RANKED_MOVIES, *params, list(exclude), unseen_by, limit)
-        if len(rows) >= limit:
-            break
+    first = {key: rank(limit * FIRST_TRY + len(exclude)) for key, rank in rankings.items()}
+    rows = await _fetch_ranked(conn, first, movie_filter, exclude, keys_are_viewers, viewer, limit)
+    retry = {key: rankings[key](None) for key in rankings if len(rows[key]) < limit}
+    retry = {key: ranking for key, ranking in retry.items() if len(ranking) > len(first[key])}
+    if retry:
+        rows.update(await _fetch_ranked(conn, retry, movie_filter, exclude, keys_are_viewers, viewer, limit))
     return rows
+
+
+def _candidates(memory: InMemoryVectors, metric: Metric, rows: list[dict[str, Any]]) -> list[Candidate]:
+    candidates = []
+    for movie in rows:
+        similarity = float(movie.pop("similarity"))
+        own = memory.vector_of(movie["id"])
+        assert own is not None  # ranked ids come from the same matrix
+        distance = distance_from_similarity(metric, similarity)
+        candidates.append(
+            Candidate(movie=movie, vector=own, similarity=similarity, distance=distance, score=similarity)
+        )
+    return candidates
 
 
 async def nearest_in_memory(
@@ -183,27 +232,17 @@ async def nearest_in_memory(
     """The `limit` nearest movies to a vector (or to movie `query`'s own vector), exactly, in process."""
     memory = await fallback.memory.current(conn)
     vector = memory.vector_of(query) if isinstance(query, int) else np.asarray(query, dtype=np.float32)
+    if vector is None and isinstance(query, int):
+        # Embedded since the matrices were last loaded (they follow within a second): its stored vector.
+        stored = await conn.fetchval(STORED_VECTOR, query)
+        vector = None if stored is None else as_array(stored)
     if vector is None:
         return []
+    rankings: dict[int, Rank] = {0: partial(memory.films_like, vector)}
     rows = await ranked_movies(
-        conn,
-        lambda top: memory.films_like(vector, top),
-        movie_filter=movie_filter,
-        exclude=exclude,
-        unseen_by=unseen_by,
-        limit=limit,
+        conn, rankings, movie_filter=movie_filter, exclude=exclude, viewer=unseen_by, limit=limit
     )
-    candidates = []
-    for row in rows:
-        movie = dict(row)
-        similarity = float(movie.pop("similarity"))
-        own = memory.vector_of(movie["id"])
-        assert own is not None  # ranked ids come from the same matrix
-        distance = distance_from_similarity(settings.index_metric, similarity)
-        candidates.append(
-            Candidate(movie=movie, vector=own, similarity=similarity, distance=distance, score=similarity)
-        )
-    return candidates
+    return _candidates(memory, settings.index_metric, rows[0])
 
 
 async def nearest_many_in_memory(
@@ -217,17 +256,11 @@ async def nearest_many_in_memory(
     unseen_by_key: bool,
     limit: int,
 ) -> dict[int, list[Candidate]]:
-    """nearest_many from the in-process vectors: one filtering statement per key (keys are few)."""
-    return {
-        key: await nearest_in_memory(
-            conn,
-            fallback,
-            settings,
-            np.asarray(vector, dtype=np.float32),
-            movie_filter=movie_filter,
-            exclude=exclude,
-            unseen_by=key if unseen_by_key else None,
-            limit=limit,
-        )
-        for key, vector in zip(keys, vectors, strict=True)
-    }
+    """nearest_many from the in-process vectors: every key's films in one statement."""
+    memory = await fallback.memory.current(conn)
+    queries = {key: np.asarray(vector, dtype=np.float32) for key, vector in zip(keys, vectors, strict=True)}
+    rankings: dict[int, Rank] = {key: partial(memory.films_like, query) for key, query in queries.items()}
+    rows = await ranked_movies(
+        conn, rankings, movie_filter=movie_filter, exclude=exclude, keys_are_viewers=unseen_by_key, limit=limit
+    )
+    return {key: _candidates(memory, settings.index_metric, rows[key]) for key in keys}

@@ -2,8 +2,9 @@
 matrices, for databases without pgvector and as the fallback when a pgvector query fails.
 
 The matrices are read once (vectors travel as their binary send format and are parsed by numpy, not
-row by row) and reloaded when the stored vectors change: at most every CHECK_EVERY_S a one-row read
-compares the count and newest write time of the active generation's vectors. Every API
+row by row) and reloaded when the stored vectors change: every CHECK_EVERY_S a one-row read compares
+the count and newest write time of the active generation's vectors (in the API, a background task on
+a connection of its own; elsewhere, the caller's connection at most that often). Every API
 process holds its own copy and checks on its own, so processes agree once each has looked.
 """
 
@@ -124,6 +125,8 @@ class InMemoryVectors:
         self._version: tuple[int, datetime | None] | None = None
         self._checked = 0.0
         self._lock = asyncio.Lock()
+        # Set when a background task keeps the matrices current (the API): requests then never check.
+        self.watched = False
 
     @property
     def nbytes(self) -> int:
@@ -132,12 +135,18 @@ class InMemoryVectors:
 
     async def current(self, conn: asyncpg.Connection) -> InMemoryVectors:
         """Self, reloaded on `conn` first if the stored vectors changed (checked at most every CHECK_EVERY_S)."""
-        if self._version is not None and time.monotonic() - self._checked < CHECK_EVERY_S:
+        if self._version is not None and (self.watched or time.monotonic() - self._checked < CHECK_EVERY_S):
             return self
         async with self._lock:
             if self._version is None or time.monotonic() - self._checked >= CHECK_EVERY_S:
                 await self._reload_if_changed(conn)
         return self
+
+    async def refresh(self, conn: asyncpg.Connection) -> None:
+        """Reload if the stored vectors changed; nothing until something has loaded the matrices once."""
+        if self._version is not None:
+            async with self._lock:
+                await self._reload_if_changed(conn)
 
     async def _reload_if_changed(self, conn: asyncpg.Connection) -> None:
         row = await conn.fetchrow(VECTORS_VERSION)
