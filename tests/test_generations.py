@@ -6,20 +6,28 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 
 from app.db.connections import connect
-from app.embeddings.generations import load_generations
+from app.db.migrate import column_dimension
+from app.embeddings.generations import NEXT, load_generations, spec_from_model_name
 from app.embeddings.model import SentenceTransformerEmbedder, model_dimension
-from app.embeddings.switch import SwitchRefused, prune_previous, rollback, switch_to_next
+from app.embeddings.pipeline import embed_movies
+from app.embeddings.switch import SwitchRefused, prepare_next, prune_previous, rollback, switch_to_next
 from app.settings import Settings
+from app.status.doctor import run_checks
+from app.status.stats import collect_stats
 from tests.api_support import Api
+from tests.fakes import FakeEmbedder
+from tests.seeding import seed_movies
 from tests.worker_support import drain
 
 SIMILAR = "query($id: ID!) { similarMovies(movieId: $id, limit: 5) { items { movie { title } similarity } } }"
@@ -128,6 +136,9 @@ def test_a_model_of_another_size_is_backfilled_and_switched_without_a_failed_req
     time.sleep(1.5)  # the API's generation check (every second) has passed
     traffic.stop.set()
     during = len(traffic.answers) - started
+    logging.getLogger(__name__).info(
+        "%d requests answered during the backfill and switch, %d failed", during, len(traffic.errors)
+    )
     assert traffic.errors == []
     assert during >= 10, f"only {during} requests were answered during the backfill and switch"
 
@@ -165,3 +176,29 @@ def test_a_model_of_another_size_is_backfilled_and_switched_without_a_failed_req
     rolled = api.data(SEARCH, {"q": DREAMS})["searchMovies"]
     assert rolled["usedMeaning"] and [i["similarity"] for i in rolled["items"]] == [i["similarity"] for i in before]
     assert api.data(GENERATIONS)["stats"]["dimension"] == 384
+
+
+async def test_a_backfill_in_progress_is_shown_beside_the_active_generation_and_can_be_forced(
+    conn: asyncpg.Connection, fake_embedder: FakeEmbedder
+) -> None:
+    await seed_movies(conn, 30, title_only=True)
+    await embed_movies(conn, fake_embedder)
+    smaller = FakeEmbedder(dimension=256, model_name="smaller-model")
+    await prepare_next(conn, spec_from_model_name("smaller-model", 256))
+    await embed_movies(conn, smaller, slot=NEXT, batch_size=10, max_batches=1)  # one committed batch so far
+    lines = (await collect_stats(conn)).lines()
+    assert (
+        "generation active: generation 1, fake-embedder (384 dimensions), 31/31 current (100.0%), indexes missing"
+        in lines
+    )
+    assert (
+        "generation next: generation 2, smaller-model (256 dimensions), 10/31 current (32.3%), indexes missing" in lines
+    )
+    checks = {c.name: c for c in await run_checks(conn, Settings(model="smaller-model"))}
+    assert checks["embedding generations"].ok and "(backfilling)" in checks["embedding generations"].detail
+    with pytest.raises(SwitchRefused, match="covers 10/31 movies"):
+        await switch_to_next(conn, Settings())
+    forced = await switch_to_next(conn, Settings(), force=True)
+    assert forced.forced and (forced.active.model, forced.active.dimension) == ("smaller-model", 256)
+    assert await column_dimension(conn) == 256
+    assert (await embed_movies(conn, smaller)).embedded == 21  # the rest, now in the active slot

@@ -130,6 +130,10 @@ def test_a_dropped_index_keeps_requests_answered_and_is_reported(api: Api) -> No
     assert ready.status_code == 200 and ready.json()["degraded"]["cause"] == "the vector index is missing"
     checks = api.data("{ health { name ok detail } }", user=1, admin=True)["health"]
     assert {"name": "k-NN path", "ok": False, "detail": stats["vectorSearch"]} in checks
+    # The fallback answers pgvector's failures, never the caller's: a bad argument is still one.
+    bad = {"id": "1", "limit": 5, "diversity": 2.0, "filter": None, "excludeSeen": False}
+    assert api.error_code(SIMILAR, bad) == "BAD_USER_INPUT"
+    assert api.error_code(SIMILAR, {**bad, "id": "999999", "diversity": 0.0}) == "NOT_FOUND"
 
 
 def test_a_failing_vector_operator_is_answered_in_process(api: Api) -> None:
