@@ -20,10 +20,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.auth import load_secret
 from app.db.connections import create_pool, resolve_database_url
 from app.db.migrate import check_dimension, pending_migrations
+from app.db.replicas import ReadRouter, Replica, WriteMarks, replica_name
 from app.embeddings.encoders import Encoders, ModelNotLoadable
 from app.embeddings.generations import active_generation
 from app.embeddings.model import Embedder
 from app.pages import graphiql_page, page_routes
+from app.queue.redis_server import resolve_redis_url
 from app.search.vectors import session_settings
 from app.services import Services, build_services
 from app.settings import Settings, get_settings
@@ -114,10 +116,30 @@ async def readyz(request: Request) -> Response:
     body: dict[str, Any] = {"ready": True, "vectorSearch": fallback.mode if fallback else "pgvector"}
     if fallback is not None and fallback.cause is not None:
         body["degraded"] = {"cause": fallback.cause, "fix": fallback.fix}
+    replicas = await request.state.services.status.reads.lags()
+    if replicas:
+        body["replicas"] = replicas
     return JSONResponse(body)
 
 
 PoolFactory = Callable[[str, Settings], Awaitable[asyncpg.Pool]]
+
+
+async def read_router(settings: Settings, primary: asyncpg.Pool) -> ReadRouter:
+    """Pools for DATABASE_REPLICA_URLS (opened lazily: a replica that is down does not stop the API)."""
+    replicas = []
+    for url in settings.replica_urls:
+        pool = await create_pool(
+            url,
+            min_size=0,
+            max_size=settings.pool_size,
+            statement_timeout=settings.statement_timeout_s,
+            acquire_timeout=settings.pool_acquire_timeout_s,
+            server_settings=session_settings(settings),
+        )
+        replicas.append(Replica(replica_name(url), pool))
+    redis_url = resolve_redis_url(settings) if replicas else None
+    return ReadRouter(primary, replicas, WriteMarks(redis_url))
 
 
 async def settings_pool(dsn: str, settings: Settings) -> asyncpg.Pool:
@@ -207,7 +229,8 @@ def create_app(
                     await encoders.load(generation)
                 except ModelNotLoadable as error:
                     log.warning("%s: searching words and titles only", error)
-            services = await build_services(settings, active, encoders, load_secret(settings), dsn=dsn)
+            reads = await read_router(settings, active)
+            services = await build_services(settings, active, encoders, load_secret(settings), dsn=dsn, reads=reads)
             # torch and transformers leave millions of long-lived objects; without this every
             # full collection walks them all and stalls requests for 100+ ms.
             gc.collect()

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import asyncpg
 
 from app.catalogue.service import Catalogue
+from app.db.replicas import ReadRouter, WriteMarks
 from app.embeddings.encoders import Encoders, QueryEncoder
 from app.queue.client import JobQueue
 from app.recs.models import ModelRegistry
@@ -40,16 +41,25 @@ class Services:
             task.cancel()
         await asyncio.gather(*self.background, return_exceptions=True)
         await self.jobs.close()
+        await self.status.reads.close()
 
 
 async def build_services(
-    settings: Settings, pool: asyncpg.Pool, encoders: Encoders | None, secret: str, *, dsn: str | None = None
+    settings: Settings,
+    pool: asyncpg.Pool,
+    encoders: Encoders | None,
+    secret: str,
+    *,
+    dsn: str | None = None,
+    reads: ReadRouter | None = None,
 ) -> Services:
     """Wire the services (without `encoders`: no model, words-only search).
 
     IVFFlat probes follow the index's lists as built; HNSW's settings ride on the pool. With `dsn`, a
     background task watches the vector index (a missing or invalid one sends k-NN reads in process).
+    `reads` routes the read-only services to replicas (default: everything on `pool`).
     """
+    reads = reads or ReadRouter(pool, [], WriteMarks(None))
     probes = 1
     async with pool.acquire() as conn:
         index = await describe_index(conn)
@@ -66,12 +76,12 @@ async def build_services(
     encoder = QueryEncoder(pool, encoders or Encoders(settings), enabled=encoders is not None)
     return Services(
         settings=settings,
-        catalogue=Catalogue(pool, settings, secret, on_change=jobs.nudge_outbox),
-        recommender=Recommender(pool, settings, vectors),
-        search=Search(pool, settings, vectors, encoder),
+        catalogue=Catalogue(pool, settings, secret, on_change=jobs.nudge_outbox, reads=reads),
+        recommender=Recommender(reads, settings, vectors),
+        search=Search(reads, settings, vectors, encoder),
         models=ModelRegistry(pool),
         jobs=jobs,
-        status=StatusReader(pool, settings, fallback),
+        status=StatusReader(pool, settings, fallback, reads),
         jwt_secret=secret,
         background=background,
     )

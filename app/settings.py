@@ -25,6 +25,10 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("DATABASE_URL", "MOVIEREC_DATABASE_URL")
     )
     redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL", "MOVIEREC_REDIS_URL"))
+    # Streaming replicas for the API's reads, comma-separated (app/db/replicas.py). Unset: the primary serves all.
+    database_replica_urls: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_REPLICA_URLS", "MOVIEREC_DATABASE_REPLICA_URLS")
+    )
     data_dir: Path = Path(".movierec")
     pool_size: int = Field(default=10, ge=1, le=200)
     # A statement running longer, or a wait for a pooled connection longer, fails the request with
@@ -127,6 +131,11 @@ class Settings(BaseSettings):
     def embedding_model(self) -> str:
         """The name stored beside each vector: the model, and the backend when it is not torch."""
         return self.model if self.encoder == "torch" else f"{self.model}+{self.encoder}"
+
+    @property
+    def replica_urls(self) -> list[str]:
+        """DATABASE_REPLICA_URLS as a list."""
+        return [url.strip() for url in (self.database_replica_urls or "").split(",") if url.strip()]
 
     @property
     def pgdata_dir(self) -> Path:

@@ -14,6 +14,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.types import Info as StrawberryInfo
 
 from app.auth import Viewer, viewer_from_header
+from app.db.replicas import current_viewer
 from app.errors import AppError, Unauthenticated
 from app.services import Services
 from schema.arguments import parse_id
@@ -83,6 +84,8 @@ def build_context(request: Request, services: Services) -> Context:
     request_id = request_id_of(request)
     try:
         viewer = viewer_from_header(services.jwt_secret, request.headers.get("authorization"))
+        # Reads routed to replicas must still see this viewer's own writes (app/db/replicas.py).
+        current_viewer.set(viewer.user_id if viewer is not None else None)
         return Context(request, services, request_id, _viewer=viewer)
     except Unauthenticated as error:
         return Context(request, services, request_id, _auth_error=error)

@@ -105,6 +105,28 @@ class EmbeddingGeneration:
         )
 
 
+@strawberry.type(description="A read replica (DATABASE_REPLICA_URLS) as this API process sees it now.")
+class ReplicaStatus:
+    name: str = strawberry.field(description="host:port/database, without credentials.")
+    up: bool
+    lag_seconds: float | None = strawberry.field(
+        description="Time since the last transaction it replayed, 0 when caught up."
+    )
+    lag_bytes: int | None = strawberry.field(description="WAL bytes it has still to replay.")
+    error: str | None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> ReplicaStatus:
+        """Build from app.db.replicas.ReadRouter.lags()."""
+        return cls(
+            name=row["name"],
+            up=row["up"],
+            lag_seconds=row.get("lag_s"),
+            lag_bytes=row.get("lag_bytes"),
+            error=row.get("error"),
+        )
+
+
 @strawberry.type(description="Catalogue coverage and index facts, as `movierec stats` prints them.")
 class Stats:
     total_movies: int
@@ -129,6 +151,7 @@ class Stats:
         "process (a database without pgvector, or pgvector's path degraded, with the cause)."
     )
     vector_search_fix: str | None = strawberry.field(description="What to do about a degraded path; null when none.")
+    replicas: list[ReplicaStatus] = strawberry.field(description="Read replicas and their lag; empty without any.")
     generations: list[EmbeddingGeneration] = strawberry.field(
         description="The active generation, and during a model change the one being backfilled (and the previous)."
     )
@@ -165,6 +188,7 @@ class Stats:
             generations=[EmbeddingGeneration.from_status(each) for each in s.generations],
             vector_search=s.vector_search,
             vector_search_fix=s.vector_search_fix,
+            replicas=[ReplicaStatus.from_row(row) for row in s.replicas],
         )
 
 

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import asyncpg
 
+from app.db.replicas import ReadRouter, WriteMarks
 from app.search.fallback import VectorFallback
 from app.settings import Settings
 from app.status.doctor import Check, run_checks
@@ -15,16 +16,23 @@ from app.status.stats import Stats, collect_stats
 class StatusReader:
     """Coverage, index facts and the doctor's checks for the API, each read on a pooled connection."""
 
-    def __init__(self, pool: asyncpg.Pool, settings: Settings, fallback: VectorFallback | None = None) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        settings: Settings,
+        fallback: VectorFallback | None = None,
+        reads: ReadRouter | None = None,
+    ) -> None:
         self._pool, self._settings, self.fallback = pool, settings, fallback
+        self.reads = reads or ReadRouter(pool, [], WriteMarks(None))
 
     async def stats(self) -> Stats:
-        """As `movierec stats` prints them, with how this process answers k-NN reads."""
-        async with self._pool.acquire() as conn:
+        """As `movierec stats` prints them (read where reads go), with the k-NN path and each replica's lag."""
+        async with self.reads.acquire() as conn:
             stats = await collect_stats(conn)
         if self.fallback is not None:
             stats = replace(stats, vector_search=self.fallback.mode, vector_search_fix=self.fallback.fix)
-        return stats
+        return replace(stats, replicas=await self.reads.lags())
 
     async def checks(self) -> list[Check]:
         """Every `movierec doctor` check, each OK or FAIL with its fix; a degraded k-NN path is a FAIL."""

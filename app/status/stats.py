@@ -49,6 +49,8 @@ class Stats:
     # How k-NN reads are answered: pgvector, or the in-process exact search (and why), with its fix.
     vector_search: str = "pgvector"
     vector_search_fix: str | None = None
+    # Each read replica's state and lag (app/db/replicas.py), when the API has any.
+    replicas: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def coverage(self) -> float:
