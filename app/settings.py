@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     # Background jobs: when the worker refreshes embeddings (cron, UTC), movies per committed batch.
     refresh_cron: str = "0 4 * * *"
     embed_batch: int = Field(default=512, ge=1, le=10_000)
+    # Movies per chunk of a shared run: a full refresh or a new model's backfill is split into chunk jobs
+    # that every worker takes from the queue (app/embeddings/chunks.py). 0: one worker does the whole run.
+    refresh_chunk_size: int = Field(default=0, ge=0, le=1_000_000)
     # A refresh (or training) job's time limit. A full re-embed of the 36,000-film catalogue takes about 11
     # minutes on 2 CPU cores; if a worker dies mid-job, arq redelivers the job after this limit.
     refresh_timeout_s: int = Field(default=1800, ge=10)

@@ -21,12 +21,15 @@ from app.cron import parse_cron
 from app.db.connections import create_pool, resolve_database_url
 from app.db.migrate import check_dimension
 from app.embeddings import outbox
+from app.embeddings.chunks import plan_shared_run, run_chunk, run_model
 from app.embeddings.encoders import Encoders
-from app.embeddings.generations import active_generation
+from app.embeddings.generations import active_generation, load_generations, spec_from_model_name
 from app.embeddings.model import load_embedder
 from app.embeddings.pipeline import EmbeddingBusy
 from app.embeddings.refresh import refresh_embeddings
+from app.embeddings.switch import prepare_next
 from app.queue.client import (
+    CHUNK_FUNCTION,
     INDEX_FUNCTION,
     OUTBOX_FUNCTION,
     OUTBOX_JOB_ID,
@@ -42,8 +45,57 @@ from app.settings import Settings, get_settings
 log = logging.getLogger(__name__)
 
 
+async def _shared(ctx: dict[str, Any], *, trigger: str) -> dict[str, Any]:
+    """Plan a shared run (a full refresh, or the configured model's backfill) and queue its chunks."""
+    settings: Settings = ctx["settings"]
+    embedder = ctx["embedder"]
+    async with ctx["pool"].acquire() as conn:
+        active = await active_generation(conn)
+        slot, model, full = "active", active.model, True
+        if embedder.model_name != active.model:
+            await prepare_next(conn, spec_from_model_name(embedder.model_name, embedder.dimension))
+            slot, model, full = "next", embedder.model_name, False
+        try:
+            plan = await plan_shared_run(
+                conn,
+                model,
+                slot=slot,
+                full=full,
+                chunk_size=settings.refresh_chunk_size,
+                trigger=trigger,
+                job_id=ctx.get("job_id"),
+            )
+        except EmbeddingBusy as error:
+            log.info("%s shared run not started: %s", trigger, error)
+            return {"skipped": str(error)}
+    for first_id, _ in plan.chunks:
+        await ctx["redis"].enqueue_job(
+            CHUNK_FUNCTION, plan.run_id, first_id, _job_id=f"embed-chunk-{plan.run_id}-{first_id}"
+        )
+    log.info("%s: run %d of the %s generation split into %d chunks", trigger, plan.run_id, slot, len(plan.chunks))
+    return {"run_id": plan.run_id, "chunks": len(plan.chunks), "slot": slot}
+
+
+async def embed_chunk_job(ctx: dict[str, Any], run_id: int, first_id: int) -> dict[str, Any]:
+    """One chunk of a shared run, with the model that run embeds with."""
+    async with ctx["pool"].acquire() as conn:
+        generations = await load_generations(conn)
+        model = await run_model(conn, run_id)
+        spec = next((g for g in generations.values() if g.model == model), None)
+        embedder = ctx["embedder"] if spec is None or spec.model == ctx["embedder"].model_name else None
+        if embedder is None:
+            assert spec is not None
+            embedder = await ctx["encoders"].load(spec)
+        outcome = await run_chunk(conn, embedder, ctx["settings"], run_id, first_id)
+    if outcome.run_finished:
+        log.info("shared run %d finished%s", run_id, " and switched generations" if outcome.switched else "")
+    return {"run_id": run_id, "first_id": first_id, "embedded": outcome.embedded, "finished": outcome.run_finished}
+
+
 async def _refresh(ctx: dict[str, Any], *, full: bool, trigger: str) -> dict[str, Any]:
     settings: Settings = ctx["settings"]
+    if settings.refresh_chunk_size and (full or trigger == "model-change"):
+        return await _shared(ctx, trigger=trigger)
     async with ctx["pool"].acquire() as conn:
         try:
             outcome = await refresh_embeddings(
@@ -187,6 +239,8 @@ def functions_for(settings: Settings) -> list[Function]:
         func(process_outbox, name=OUTBOX_FUNCTION, keep_result=0, timeout=timeout, max_tries=3),
         func(train_job, name=TRAIN_FUNCTION, keep_result=0, timeout=timeout, max_tries=3),
         func(rebuild_index_job, name=INDEX_FUNCTION, keep_result=0, timeout=timeout, max_tries=3),
+        # A chunk is a fraction of a run: a dead worker's chunk is delivered again after its time limit.
+        func(embed_chunk_job, name=CHUNK_FUNCTION, keep_result=0, timeout=timeout, max_tries=5),
     ]
 
 

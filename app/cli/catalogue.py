@@ -19,8 +19,9 @@ from app.db.connections import init_connection
 from app.db.migrate import migrate as apply_migrations
 from app.db.migrate import schema_lock
 from app.db.portable import is_portable, move_to_pgvector, pgvector_available
+from app.embeddings.batches import EmbedResult
 from app.embeddings.model import Embedder, load_embedder, model_dimension
-from app.embeddings.pipeline import EmbeddingBusy, EmbedResult
+from app.embeddings.pipeline import EmbeddingBusy
 from app.embeddings.refresh import refresh_embeddings
 from app.search.index import ensure_index
 from app.settings import Settings

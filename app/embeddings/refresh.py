@@ -9,10 +9,11 @@ from dataclasses import dataclass
 import asyncpg
 
 from app.embeddings import outbox
+from app.embeddings.batches import EmbedResult
 from app.embeddings.encoders import Encoders, ModelNotLoadable
 from app.embeddings.generations import NEXT, active_generation, adopt_if_empty, slot_coverage, spec_from_model_name
 from app.embeddings.model import Embedder
-from app.embeddings.pipeline import EmbedResult, embed_movies
+from app.embeddings.pipeline import embed_movies
 from app.embeddings.switch import SwitchOutcome, prepare_next, switch_to_next
 from app.search.index import IndexOutcome, changed_since_build, describe_index, ensure_index
 from app.settings import Settings

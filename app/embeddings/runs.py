@@ -10,10 +10,11 @@ from app.db.connections import advisory_lock_held
 from app.embeddings.pipeline import EMBED_LOCK_KEY
 
 # A 'running' row whose process died shows as interrupted at once: the pipeline holds a session-level
-# advisory lock for the whole run, and PostgreSQL drops it with the dead process's connection.
+# advisory lock for the whole run, and PostgreSQL drops it with the dead process's connection. A run
+# shared by workers in chunks has no such process: its chunks are redelivered by the queue instead.
 _RUN_COLUMNS = f"""id, trigger, model, full_run, started_at, finished_at,
-       embedded, skipped, failed, title_only, error, job_id,
-       CASE WHEN status = 'running' AND NOT {advisory_lock_held(EMBED_LOCK_KEY)} THEN 'interrupted'
+       embedded, skipped, failed, title_only, error, job_id, chunks, chunks_done,
+       CASE WHEN status = 'running' AND chunks IS NULL AND NOT {advisory_lock_held(EMBED_LOCK_KEY)} THEN 'interrupted'
             ELSE status END AS status"""
 
 LAST_RUN = f"SELECT {_RUN_COLUMNS} FROM embedding_runs ORDER BY id DESC LIMIT 1"

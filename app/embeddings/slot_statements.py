@@ -25,10 +25,15 @@ def _next_stale_batch(slot: Slot) -> str:
     return f"""
 SELECT id, title, year, overview, genres, keywords, cast_members, director, content_hash
 FROM movies
-WHERE id > $3 AND {_stale(slot)}
+WHERE id > $3 AND ($5::bigint IS NULL OR id <= $5) AND {_stale(slot)}
 ORDER BY id
 LIMIT $4
 """
+
+
+# Every stale movie's id, in order: a chunked run's plan.
+def _stale_ids(slot: Slot) -> str:
+    return f"SELECT id FROM movies WHERE {_stale(slot)} ORDER BY id"
 
 
 # The hash records the text the vector was made from; if the movie changed while it was being
@@ -65,13 +70,18 @@ class SlotStatements:
 
     count_stale: str
     next_stale_batch: str
+    stale_ids: str
     apply_staging: str
     apply_passage_staging: str
 
 
 STATEMENTS = {
     slot.name: SlotStatements(
-        _count_stale(slot), _next_stale_batch(slot), _apply_staging(slot), _apply_passage_staging(slot)
+        _count_stale(slot),
+        _next_stale_batch(slot),
+        _stale_ids(slot),
+        _apply_staging(slot),
+        _apply_passage_staging(slot),
     )
     for slot in (ACTIVE, NEXT)
 }

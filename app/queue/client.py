@@ -31,6 +31,7 @@ TRAIN_FUNCTION = "train_recommender"
 TRAIN_JOB_ID = "train-recommender"
 INDEX_FUNCTION = "rebuild_vector_index"
 INDEX_JOB_ID = "rebuild-vector-index"
+CHUNK_FUNCTION = "embed_chunk"
 # Where arq's worker writes its heartbeat (every health_check_interval seconds, with a TTL a little longer).
 HEALTH_KEY = f"{default_queue_name}{health_check_key_suffix}"
 

@@ -1,0 +1,101 @@
+"""A full refresh shared by real worker processes (`movierec worker`): split into chunk jobs on the arq
+queue, every movie embedded once, one progress number, and a worker killed mid-run whose chunks another
+worker finishes once arq delivers them again."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from arq import create_pool
+from arq.connections import RedisSettings
+
+from app.embeddings.chunks import split
+from tests.api_support import Api
+
+pytestmark = pytest.mark.model
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_split_makes_consecutive_chunks_that_cover_every_id() -> None:
+    assert split([3, 5, 8, 13, 21], 2) == [(3, 5), (8, 13), (21, 21)]
+    assert split([], 10) == []
+
+
+def _worker(database_url: str, redis_url: str, data_dir: Path) -> subprocess.Popen[bytes]:
+    environment = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "HF_HUB_OFFLINE": "1",
+        "MOVIEREC_DATA_DIR": str(data_dir),
+        "MOVIEREC_REFRESH_CHUNK_SIZE": "20",
+        "MOVIEREC_EMBED_BATCH": "10",
+        "MOVIEREC_TORCH_THREADS": "1",
+        # A dead worker's chunk is delivered again once its time limit has passed.
+        "MOVIEREC_REFRESH_TIMEOUT_S": "15",
+        "MOVIEREC_REFRESH_CRON": "0 4 1 1 *",
+        "MOVIEREC_TRAIN_CRON": "0 4 1 1 *",
+    }
+    return subprocess.Popen([sys.executable, "-m", "app", "worker"], cwd=ROOT, env=environment)
+
+
+def _wait(api: Api, query: str, ready: Any, seconds: float, *args: Any) -> Any:
+    deadline = time.monotonic() + seconds
+    while True:
+        rows = api.sql(query, *args)
+        if ready(rows):
+            return rows
+        assert time.monotonic() < deadline, f"gave up waiting: {rows}"
+        time.sleep(0.25)
+
+
+def test_two_worker_processes_share_a_full_refresh_and_survive_one_dying(
+    api: Api, redis_url: str, tmp_path: Path
+) -> None:
+    started = api.sql("SELECT now() AS at")[0]["at"]
+    workers = [_worker(api.database_url, redis_url, tmp_path / f"w{i}") for i in range(2)]
+    try:
+
+        async def enqueue() -> None:
+            pool = await create_pool(RedisSettings.from_dsn(redis_url))
+            await pool.enqueue_job("refresh_embeddings", full=True, trigger="shared-test", _job_id="shared-test")
+            await pool.aclose()
+
+        asyncio.run(enqueue())
+        run = _wait(api, "SELECT id, chunks FROM embedding_runs WHERE trigger = 'shared-test'", bool, 90)[0]
+        assert run["chunks"] == 11  # 206 movies in chunks of 20
+        # Kill one worker as soon as both have embedded something: its chunks in flight are orphaned.
+        _wait(api, "SELECT count(DISTINCT worker) FROM embedding_run_chunks WHERE done", lambda r: r[0][0] >= 2, 90)
+        workers[0].send_signal(signal.SIGKILL)
+        finished = _wait(
+            api,
+            "SELECT status, embedded, chunks_done, chunks FROM embedding_runs WHERE id = $1",
+            lambda r: r[0]["status"] != "running",
+            120,
+            run["id"],
+        )[0]
+    finally:
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
+        for worker in workers:
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+    assert finished["status"] == "succeeded" and finished["chunks_done"] == finished["chunks"] == 11
+    chunks = api.sql("SELECT sum(embedded) AS embedded, count(DISTINCT worker) AS workers FROM embedding_run_chunks")[0]
+    assert chunks["workers"] >= 2
+    # Every movie embedded once by the run: no chunk was counted twice, none missed.
+    assert finished["embedded"] == chunks["embedded"] == 206
+    fresh = api.sql("SELECT count(*) FROM movies WHERE embedded_at > $1", started)[0][0]
+    assert fresh == 206
+    runs = api.data("{ embeddingRuns(limit: 1) { status embedded } }", user=1, admin=True)["embeddingRuns"]
+    assert runs == [{"status": "succeeded", "embedded": 206}]
