@@ -88,6 +88,8 @@ class Settings(BaseSettings):
     # Movies per chunk of a shared run: a full refresh or a new model's backfill is split into chunk jobs
     # that every worker takes from the queue (app/embeddings/chunks.py). 0: one worker does the whole run.
     refresh_chunk_size: int = Field(default=0, ge=0, le=1_000_000)
+    # Jobs one worker process runs at once (arq's max_jobs): with chunks, each encodes in a thread of its own.
+    worker_max_jobs: int = Field(default=4, ge=1, le=100)
     # A refresh (or training) job's time limit. A full re-embed of the 36,000-film catalogue takes about 11
     # minutes on 2 CPU cores; if a worker dies mid-job, arq redelivers the job after this limit.
     refresh_timeout_s: int = Field(default=1800, ge=10)

@@ -277,7 +277,7 @@ class WorkerSettings:
     on_startup = startup
     on_shutdown = shutdown
     job_timeout = _SETTINGS.refresh_timeout_s
-    max_jobs = 4
+    max_jobs = _SETTINGS.worker_max_jobs
     health_check_interval = 10
     # With REDIS_URL unset this is the embedded Redis's socket; `movierec worker` starts that server.
     redis_settings = RedisSettings.from_dsn(redis_url_of(_SETTINGS))
