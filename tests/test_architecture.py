@@ -142,6 +142,7 @@ def test_the_worker_class_is_complete_without_configuration() -> None:
         "process_outbox",
         "train_recommender",
         "rebuild_vector_index",
+        "embed_chunk",
     }
     assert {c.name for c in WorkerSettings.cron_jobs} == {"scheduled_refresh", "scheduled_training", "sweep_outbox"}
     assert WorkerSettings.on_startup is not None and WorkerSettings.redis_settings is not None

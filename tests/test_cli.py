@@ -41,7 +41,7 @@ def test_concurrent_migrate_commands(database_url: str) -> None:
     assert outputs == [
         "migrations: applied 0001_catalogue\nmigrations: applied 0002_jobs\nmigrations: applied 0003_recommender\n"
         "migrations: applied 0004_rating_stats\nmigrations: applied 0005_search\nmigrations: applied 0006_sources\n"
-        "migrations: applied 0007_generations",
+        "migrations: applied 0007_generations\nmigrations: applied 0008_chunks",
         "migrations: nothing to do",
     ]
 

@@ -62,7 +62,11 @@ def test_every_setting_is_documented_in_the_readme() -> None:
     from app.settings import Settings
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    aliases = {"database_url": "DATABASE_URL", "redis_url": "REDIS_URL"}
+    aliases = {
+        "database_url": "DATABASE_URL",
+        "redis_url": "REDIS_URL",
+        "database_replica_urls": "DATABASE_REPLICA_URLS",
+    }
     missing = [
         aliases.get(name, f"MOVIEREC_{name.upper()}")
         for name in Settings.model_fields

@@ -19,13 +19,7 @@ import asyncpg
 
 from app.embeddings.generations import NEXT, SLOTS, slot_coverage
 from app.embeddings.model import Embedder
-from app.embeddings.pipeline import (
-    EMBED_LOCK_KEY,
-    RELEASE_EMBED_LOCK,
-    TRY_EMBED_LOCK,
-    EmbeddingBusy,
-    embed_range,
-)
+from app.embeddings.pipeline import EmbeddingBusy, embed_range, release_embed_lock, try_embed_lock
 from app.embeddings.slot_statements import STATEMENTS
 from app.embeddings.switch import SwitchOutcome, switch_to_next
 from app.settings import Settings
@@ -90,7 +84,7 @@ async def plan_shared_run(
     job_id: str | None,
 ) -> Plan:
     """Record a run and its chunks of stale movies (all of them with `full`) for workers to share."""
-    if not await conn.fetchval(TRY_EMBED_LOCK, EMBED_LOCK_KEY):
+    if not await try_embed_lock(conn):
         raise EmbeddingBusy("another embedding run is in progress")
     try:
         if await conn.fetchval(RUNNING_SHARED_RUN) is not None:
@@ -106,7 +100,7 @@ async def plan_shared_run(
                 await conn.execute(FINISH_EMPTY_RUN, run["id"])
         return Plan(run["id"], chunks)
     finally:
-        await conn.execute(RELEASE_EMBED_LOCK, EMBED_LOCK_KEY)
+        await release_embed_lock(conn)
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,16 @@ WHERE status = 'running' AND chunks IS NULL
 EMBED_BATCH = 512
 
 
+async def try_embed_lock(conn: asyncpg.Connection) -> bool:
+    """Take the embedding lock on this session if it is free (no other run starts meanwhile)."""
+    return bool(await conn.fetchval(TRY_EMBED_LOCK, EMBED_LOCK_KEY))
+
+
+async def release_embed_lock(conn: asyncpg.Connection) -> None:
+    """Let the embedding lock go."""
+    await conn.execute(RELEASE_EMBED_LOCK, EMBED_LOCK_KEY)
+
+
 class EmbeddingBusy(RuntimeError):
     """Another embedding run holds the lock."""
 
