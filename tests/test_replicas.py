@@ -14,9 +14,9 @@ import asyncpg
 import pytest
 
 from app.db.connections import with_database
+from app.db.replica_server import Replica, start_replica
 from app.embeddings.model import SentenceTransformerEmbedder
 from tests.api_support import Api, running_api
-from tests.replica import Replica, start_replica
 
 pytestmark = pytest.mark.model
 

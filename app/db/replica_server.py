@@ -1,5 +1,5 @@
-"""A streaming replica of the tests' embedded PostgreSQL: `pg_basebackup -R` with the same binaries,
-started on its own socket, and the controls the tests need (lag on demand, stop)."""
+"""A streaming replica of an embedded PostgreSQL (the tests', the benchmarks'): `pg_basebackup -R` with
+the same binaries, started on its own socket, with the controls the tests need (lag on demand, stop)."""
 
 from __future__ import annotations
 
@@ -31,9 +31,10 @@ class Replica:
 
     @property
     def data(self) -> Path:
+        """The replica's data directory."""
         return self.folder / "data"
 
-    def _ctl(self, *args: str) -> None:
+    def _ctl(self, *args: str) -> None:  # pg_ctl on this replica
         subprocess.run(
             _as_server_user([str(BIN / "pg_ctl"), "-D", str(self.data), *args]), check=True, capture_output=True
         )
@@ -51,6 +52,7 @@ class Replica:
         )
 
     def remove(self) -> None:
+        """Stop it and delete its files."""
         self.stop()
         shutil.rmtree(self.folder, ignore_errors=True)
 
