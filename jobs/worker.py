@@ -202,7 +202,9 @@ async def startup(ctx: dict[str, Any]) -> None:
     """Open the database pool and load the model once per worker process."""
     settings: Settings = ctx.get("settings") or get_settings()
     ctx["settings"] = settings
-    ctx["pool"] = await create_pool(await resolve_database_url(settings), max_size=4)
+    # Named per process in pg_stat_activity (and so in pg_locks): which worker holds which chunk.
+    name = {"application_name": f"movierec-worker:{os.getpid()}"}
+    ctx["pool"] = await create_pool(await resolve_database_url(settings), max_size=4, server_settings=name)
     async with ctx["pool"].acquire() as conn:
         await check_dimension(conn)
         active = await active_generation(conn)

@@ -29,6 +29,14 @@ def test_split_makes_consecutive_chunks_that_cover_every_id() -> None:
     assert split([], 10) == []
 
 
+# The chunks a worker process holds right now (each under a two-key advisory lock: run id, first id).
+HELD_CHUNKS = """
+SELECT l.classid::bigint AS run_id, l.objid::bigint AS first_id
+FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE l.locktype = 'advisory' AND l.objsubid = 2 AND l.granted AND a.application_name = $1
+"""
+
+
 def _worker(database_url: str, redis_url: str, data_dir: Path) -> subprocess.Popen[bytes]:
     environment = {
         **os.environ,
@@ -72,8 +80,9 @@ def test_two_worker_processes_share_a_full_refresh_and_survive_one_dying(
         asyncio.run(enqueue())
         run = _wait(api, "SELECT id, chunks FROM embedding_runs WHERE trigger = 'shared-test'", bool, 90)[0]
         assert run["chunks"] == 11  # 206 movies in chunks of 20
-        # Kill one worker as soon as both have embedded something: its chunks in flight are orphaned.
+        # Once both have embedded a chunk, kill the first while it holds another: that chunk is orphaned.
         _wait(api, "SELECT count(DISTINCT worker) FROM embedding_run_chunks WHERE done", lambda r: r[0][0] >= 2, 90)
+        held = _wait(api, HELD_CHUNKS, bool, 60, f"movierec-worker:{workers[0].pid}")[0]
         workers[0].send_signal(signal.SIGKILL)
         finished = _wait(
             api,
@@ -93,6 +102,9 @@ def test_two_worker_processes_share_a_full_refresh_and_survive_one_dying(
     assert finished["status"] == "succeeded" and finished["chunks_done"] == finished["chunks"] == 11
     chunks = api.sql("SELECT sum(embedded) AS embedded, count(DISTINCT worker) AS workers FROM embedding_run_chunks")[0]
     assert chunks["workers"] >= 2
+    # arq delivered the orphaned chunk again once its time limit passed, and the other worker did it.
+    orphan = api.sql("SELECT done, worker FROM embedding_run_chunks WHERE run_id = $1 AND first_id = $2", *held)[0]
+    assert orphan["done"] and orphan["worker"].endswith(f":{workers[1].pid}")
     # Every movie embedded once by the run: batches count into the run as they commit, so a chunk the
     # killed worker had half done counts its committed half there, and its second delivery (arq's, after
     # the time limit) embeds and records only the rest in the chunk's row.
