@@ -74,6 +74,8 @@ async def build_services(
     background = [] if dsn is None else [asyncio.ensure_future(watch(fallback, dsn))]
     jobs = JobQueue(settings, pool)
     encoder = QueryEncoder(pool, encoders or Encoders(settings), enabled=encoders is not None)
+    if dsn is not None:
+        background.append(asyncio.ensure_future(encoder.watch(dsn)))
     return Services(
         settings=settings,
         catalogue=Catalogue(pool, settings, secret, on_change=jobs.nudge_outbox, reads=reads),

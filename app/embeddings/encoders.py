@@ -57,7 +57,7 @@ class Encoders:
 
 
 # How often an API process looks for a switched generation (one tiny read); a query vector whose
-# size no longer matches the served vectors makes it look at once (QueryEncoder.refresh).
+# size no longer matches the served vectors makes it look at once (`current(force=True)`).
 CHECK_EVERY_S = 1.0
 
 
@@ -72,23 +72,17 @@ class QueryEncoder:
         self.active: Generation | None = None
         self._checked = 0.0
         self._preloading: asyncio.Task[Embedder] | None = None
+        # Set while a background task follows the generations (the API): requests then never look.
+        self.watched = False
 
     async def current(self, *, force: bool = False) -> Embedder | None:
         """The embedder for the active generation (None when this process serves without a model)."""
         if not self.enabled:
             return None
-        now = time.monotonic()
-        if force or self.active is None or now - self._checked >= CHECK_EVERY_S:
-            self._checked = now
+        due = not self.watched and time.monotonic() - self._checked >= CHECK_EVERY_S
+        if force or self.active is None or due:
             async with self.pool.acquire() as conn:
-                generations = await load_generations(conn)
-            active, upcoming = generations.get("active"), generations.get("next")
-            if active is not None and active != self.active:
-                if self.active is not None:
-                    log.info("embedding generation %d (%s) is active: queries follow it", active.id, active.model)
-                self.active = active
-            if upcoming is not None and self._preloading is None:
-                self._preloading = asyncio.ensure_future(self.encoders.load(upcoming))
+                await self.follow(conn)
         if self.active is None:
             return None
         try:
@@ -96,3 +90,34 @@ class QueryEncoder:
         except ModelNotLoadable as error:
             log.warning("%s: semantic search is off until it loads", error)
             return None
+
+    async def follow(self, conn: asyncpg.Connection) -> None:
+        """Read the generations: a switched one is used from now on, a coming one's model preloaded."""
+        self._checked = time.monotonic()
+        generations = await load_generations(conn)
+        active, upcoming = generations.get("active"), generations.get("next")
+        if active is not None and active != self.active:
+            if self.active is not None:
+                log.info("embedding generation %d (%s) is active: queries follow it", active.id, active.model)
+            self.active = active
+        if upcoming is not None and self._preloading is None:
+            self._preloading = asyncio.ensure_future(self.encoders.load(upcoming))
+
+    async def watch(self, dsn: str) -> None:
+        """Follow the generations every CHECK_EVERY_S on a connection of its own, for the process's life."""
+        if not self.enabled:
+            return
+        conn: asyncpg.Connection | None = None
+        self.watched = True
+        try:
+            while True:
+                try:
+                    conn = conn if conn is not None and not conn.is_closed() else await asyncpg.connect(dsn)
+                    await self.follow(conn)
+                except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                    conn = None  # look again later; a size mismatch still makes requests look at once
+                await asyncio.sleep(CHECK_EVERY_S)
+        finally:
+            self.watched = False
+            if conn is not None:
+                await conn.close()
