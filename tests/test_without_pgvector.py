@@ -7,13 +7,20 @@ import asyncio
 import time
 from typing import Any
 
+import asyncpg
+import numpy as np
 import pytest
 
+from app.catalogue.importers.pipeline import import_movies
+from app.catalogue.importers.records import MovieRecord
 from app.db.connections import connect
 from app.db.migrate import migrate
 from app.embeddings.model import SentenceTransformerEmbedder
 from app.embeddings.pipeline import embed_movies
+from app.search.memory import InMemoryVectors
 from tests.api_support import Api
+from tests.fakes import FakeEmbedder
+from tests.seeding import seed_movies
 from tests.test_api_recommendations import EXPLAIN, RECOMMEND, SIMILAR, tmdb
 
 pytestmark = pytest.mark.model
@@ -176,3 +183,28 @@ def test_a_database_that_gains_pgvector_moves_over_with_migrate(
     stats = movierec(database_url, "stats")
     assert "coverage: 100.0%" in stats.stdout and "k-NN reads: pgvector" in stats.stdout
     assert "index: hnsw vector_cosine_ops" in stats.stdout
+
+
+async def test_the_in_process_copy_follows_writes_as_a_full_load_would(
+    conn: asyncpg.Connection, fake_embedder: FakeEmbedder, caplog: pytest.LogCaptureFixture
+) -> None:
+    await seed_movies(conn, 30)
+    await embed_movies(conn, fake_embedder)
+    memory = InMemoryVectors(pgvector=True)
+    await memory.current(conn)
+    # New films and a changed one, embedded: the next look re-reads only what was written since.
+    await seed_movies(conn, 5, prefix="More")
+    edited = MovieRecord(title="Film 0", year=2000, overview="A different story now.", source="t", source_key="Film0")
+    await import_movies(conn, [("seed", edited)], "source_key")
+    await embed_movies(conn, fake_embedder)
+    with caplog.at_level("INFO", logger="app.search.memory"):
+        await memory.refresh(conn)
+    assert "in-process vectors: 35 films" in caplog.text and " updated in " in caplog.text  # not reloaded
+    full = InMemoryVectors(pgvector=True)
+    await full.current(conn)
+    for mine, theirs in ((memory.films, full.films), (memory.passages, full.passages)):
+        order, expected = np.lexsort((mine.ids,)), np.lexsort((theirs.ids,))
+        assert mine.ids[order].tolist() == theirs.ids[expected].tolist()
+    for movie in full.films.ids:
+        assert np.allclose(memory.vector_of(int(movie)), full.vector_of(int(movie)))  # type: ignore[arg-type]
+    assert len(memory.films.ids) == 35

@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import asyncpg
 import numpy as np
@@ -26,7 +26,14 @@ log = logging.getLogger(__name__)
 
 CHECK_EVERY_S = 1.0
 
-VECTORS_VERSION = "SELECT count(embedding) AS stored, max(embedded_at) AS newest FROM movies"
+VECTORS_VERSION = """
+SELECT (SELECT id FROM embedding_generations WHERE slot = 'active') AS generation,
+       count(embedding) AS stored, max(embedded_at) AS newest
+FROM movies
+"""
+# A reload re-reads only the films written since the last one, less this overlap: a batch committed
+# just after the version was read carries its transaction's start time, which is seconds earlier.
+OVERLAP = timedelta(minutes=1)
 # array_send / vector_send: one bytea per row, parsed into the matrix by numpy.
 FILM_VECTORS = {
     True: "SELECT id, vector_send(embedding) AS data FROM movies WHERE embedding IS NOT NULL ORDER BY id",
@@ -36,6 +43,16 @@ _PASSAGES = "SELECT movie_id AS id, {send} AS data FROM movie_passages ORDER BY 
 PASSAGE_VECTORS = {
     True: _PASSAGES.format(send="vector_send(embedding)"),
     False: _PASSAGES.format(send="array_send(embedding::real[])"),
+}
+_FILMS_SINCE = "SELECT id, {send} AS data FROM movies WHERE embedding IS NOT NULL AND embedded_at > $1 ORDER BY id"
+FILM_VECTORS_SINCE = {
+    True: _FILMS_SINCE.format(send="vector_send(embedding)"),
+    False: _FILMS_SINCE.format(send="array_send(embedding::real[])"),
+}
+_PASSAGES_OF = "SELECT movie_id AS id, {send} AS data FROM movie_passages WHERE movie_id = ANY($1::bigint[])"
+PASSAGE_VECTORS_OF = {
+    True: _PASSAGES_OF.format(send="vector_send(embedding)"),
+    False: _PASSAGES_OF.format(send="array_send(embedding::real[])"),
 }
 # A one-dimensional real[] in binary: ndim, has-nulls, element type, length, lower bound, then
 # (length, value) per element; pgvector's: dimension and an unused int16, then the values.
@@ -115,6 +132,15 @@ def best_per_movie(matrix: Matrix, query: FloatArray, top: int | None = None) ->
     return Ranking(ranked.ids[kept], ranked.similarities[kept])
 
 
+def _stacked(first: Matrix, second: Matrix) -> Matrix:
+    """Both matrices' rows in one (either may be empty)."""
+    if not len(first.ids):
+        return second
+    if not len(second.ids):
+        return first
+    return Matrix(np.concatenate([first.ids, second.ids]), np.vstack([first.vectors, second.vectors]))
+
+
 class InMemoryVectors:
     """The active generation's film and passage vectors in this process, kept current by a version check."""
 
@@ -122,7 +148,7 @@ class InMemoryVectors:
         self.pgvector = pgvector
         self.films, self.passages = Matrix.empty(), Matrix.empty()
         self._positions: dict[int, int] = {}
-        self._version: tuple[int, datetime | None] | None = None
+        self._version: tuple[int | None, int, datetime | None] | None = None
         self._checked = 0.0
         self._lock = asyncio.Lock()
         # Set when a background task keeps the matrices current (the API): requests then never check.
@@ -150,29 +176,49 @@ class InMemoryVectors:
 
     async def _reload_if_changed(self, conn: asyncpg.Connection) -> None:
         row = await conn.fetchrow(VECTORS_VERSION)
-        version = (int(row["stored"]), row["newest"])
-        if version != self._version:
-            started = time.perf_counter()
-            films = await conn.fetch(FILM_VECTORS[self.pgvector])
-            passages = await conn.fetch(PASSAGE_VECTORS[self.pgvector])
-            self.films = Matrix(
-                np.array([r["id"] for r in films], dtype=np.int64),
-                parse_vectors([r["data"] for r in films], pgvector=self.pgvector),
-            )
-            self.passages = Matrix(
-                np.array([r["id"] for r in passages], dtype=np.int64),
-                parse_vectors([r["data"] for r in passages], pgvector=self.pgvector),
-            )
-            self._positions = {int(movie): i for i, movie in enumerate(self.films.ids)}
-            self._version = version
-            log.info(
-                "in-process vectors: %d films, %d passages, %.0f MiB, loaded in %.2fs",
-                len(self.films.ids),
-                len(self.passages.ids),
-                self.nbytes / 2**20,
-                time.perf_counter() - started,
-            )
-        self._checked = time.monotonic()
+        version = (row["generation"], int(row["stored"]), row["newest"])
+        old, self._checked = self._version, time.monotonic()
+        if version == old:
+            return
+        started = time.perf_counter()
+        # The same generation, newer writes: re-read only them (an embedding run commits a batch every
+        # few seconds; re-reading the whole catalogue each time would cost every process seconds of CPU).
+        incremental = old is not None and old[0] == version[0] and old[2] is not None and version[2] is not None
+        if incremental:
+            assert old is not None and old[2] is not None
+            await self._read_written_since(conn, old[2] - OVERLAP)
+        if not incremental or len(self.films.ids) != version[1]:  # deletions or hand edits: all again
+            await self._read_all(conn)
+        self._version = version
+        log.info(
+            "in-process vectors: %d films, %d passages, %.0f MiB, %s in %.2fs",
+            len(self.films.ids),
+            len(self.passages.ids),
+            self.nbytes / 2**20,
+            "updated" if incremental else "loaded",
+            time.perf_counter() - started,
+        )
+
+    def _matrix(self, rows: list[asyncpg.Record]) -> Matrix:
+        ids = np.array([r["id"] for r in rows], dtype=np.int64)
+        return Matrix(ids, parse_vectors([r["data"] for r in rows], pgvector=self.pgvector))
+
+    async def _read_all(self, conn: asyncpg.Connection) -> None:
+        self.films = self._matrix(await conn.fetch(FILM_VECTORS[self.pgvector]))
+        self.passages = self._matrix(await conn.fetch(PASSAGE_VECTORS[self.pgvector]))
+        self._positions = {int(movie): i for i, movie in enumerate(self.films.ids)}
+
+    async def _read_written_since(self, conn: asyncpg.Connection, since: datetime) -> None:
+        films = self._matrix(await conn.fetch(FILM_VECTORS_SINCE[self.pgvector], since))
+        if not len(films.ids):
+            return
+        passages = self._matrix(await conn.fetch(PASSAGE_VECTORS_OF[self.pgvector], films.ids.tolist()))
+        # New matrices replace the old in one assignment each: a request sees one or the other.
+        kept = ~np.isin(self.films.ids, films.ids)
+        self.films = _stacked(Matrix(self.films.ids[kept], self.films.vectors[kept]), films)
+        kept = ~np.isin(self.passages.ids, films.ids)
+        self.passages = _stacked(Matrix(self.passages.ids[kept], self.passages.vectors[kept]), passages)
+        self._positions = {int(movie): i for i, movie in enumerate(self.films.ids)}
 
     def vector_of(self, movie_id: int) -> FloatArray | None:
         """A film's own vector, None when it has none."""
