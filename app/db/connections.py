@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import warnings
 from collections.abc import Awaitable, Callable
@@ -86,6 +87,25 @@ async def init_connection(conn: asyncpg.Connection) -> None:
     """Per-connection set-up: pgvector's binary codec (a database without pgvector reads real[] lists)."""
     if await pgvector_installed(conn):
         await register_vector(conn)
+
+
+async def every(seconds: float, dsn: str, step: Callable[[asyncpg.Connection], Awaitable[None]]) -> None:
+    """Run `step` every `seconds` on a connection of its own until cancelled; a database away is tried again.
+
+    For an API process's background upkeep: the pool's statements stay exactly the requests' own.
+    """
+    conn: asyncpg.Connection | None = None
+    try:
+        while True:
+            try:
+                conn = conn if conn is not None and not conn.is_closed() else await asyncpg.connect(dsn)
+                await step(conn)
+            except (*DATABASE_UNAVAILABLE, asyncpg.PostgresError):
+                conn = None  # requests report an unavailable database themselves; look again later
+            await asyncio.sleep(seconds)
+    finally:
+        if conn is not None:
+            await conn.close()
 
 
 async def connect(dsn: str, *, vector: bool = True) -> asyncpg.Connection:

@@ -117,8 +117,7 @@ class ReadRouter:
         ordered = self.replicas[start:] + self.replicas[:start]
         return [replica for replica in ordered if replica.down_until <= now]
 
-    async def _caught_up(self, conn: asyncpg.Connection, lsn: int) -> bool:
-        deadline = time.monotonic() + CATCH_UP_WAIT_S
+    async def _caught_up(self, conn: asyncpg.Connection, lsn: int, deadline: float) -> bool:
         while True:
             if await conn.fetchval(REPLAYED, lsn):
                 return True
@@ -131,6 +130,7 @@ class ReadRouter:
         """A connection for reads (a pool's `acquire`, used with `async with`)."""
         viewer = current_viewer.get()
         needed = await self.marks.last(viewer) if viewer is not None and self.replicas else None
+        deadline = time.monotonic() + CATCH_UP_WAIT_S  # for every replica together, not each
         for replica in [] if needed == -1 else self._in_turn():
             try:
                 conn = await replica.pool.acquire()
@@ -138,7 +138,7 @@ class ReadRouter:
                 self._mark_down(replica, error)
                 continue
             try:
-                usable = needed is None or await self._caught_up(conn, needed)
+                usable = needed is None or await self._caught_up(conn, needed, deadline)
             except DATABASE_UNAVAILABLE as error:
                 await replica.pool.release(conn)
                 self._mark_down(replica, error)

@@ -9,6 +9,7 @@ import time
 
 import asyncpg
 
+from app.db.connections import every
 from app.embeddings.generations import Generation, GenerationSpec, load_generations
 from app.embeddings.model import Embedder, load_embedder
 from app.settings import Settings
@@ -71,7 +72,7 @@ class QueryEncoder:
         self.pool, self.encoders, self.enabled = pool, encoders, enabled
         self.active: Generation | None = None
         self._checked = 0.0
-        self._preloading: asyncio.Task[Embedder] | None = None
+        self._preloading: dict[str, asyncio.Task[Embedder]] = {}
         # Set while a background task follows the generations (the API): requests then never look.
         self.watched = False
 
@@ -100,24 +101,15 @@ class QueryEncoder:
             if self.active is not None:
                 log.info("embedding generation %d (%s) is active: queries follow it", active.id, active.model)
             self.active = active
-        if upcoming is not None and self._preloading is None:
-            self._preloading = asyncio.ensure_future(self.encoders.load(upcoming))
+        if upcoming is not None and upcoming.model not in self._preloading:  # a later backfill's model too
+            self._preloading[upcoming.model] = asyncio.ensure_future(self.encoders.load(upcoming))
 
     async def watch(self, dsn: str) -> None:
         """Follow the generations every CHECK_EVERY_S on a connection of its own, for the process's life."""
         if not self.enabled:
             return
-        conn: asyncpg.Connection | None = None
         self.watched = True
         try:
-            while True:
-                try:
-                    conn = conn if conn is not None and not conn.is_closed() else await asyncpg.connect(dsn)
-                    await self.follow(conn)
-                except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                    conn = None  # look again later; a size mismatch still makes requests look at once
-                await asyncio.sleep(CHECK_EVERY_S)
+            await every(CHECK_EVERY_S, dsn, self.follow)
         finally:
             self.watched = False
-            if conn is not None:
-                await conn.close()

@@ -7,9 +7,9 @@ viewer as the pgvector query to the ranked ids, in rank order: the same result s
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
+import time
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
@@ -18,6 +18,7 @@ import asyncpg
 import numpy as np
 
 from app.catalogue.movies import MOVIE_COLUMNS
+from app.db.connections import every
 from app.db.portable import pgvector_installed
 from app.recs.ranking import Candidate
 from app.search.filters import NO_FILTER, MovieFilter
@@ -131,24 +132,20 @@ async def watch(fallback: VectorFallback, dsn: str) -> None:
 
     On a connection of its own: the pool's statements stay exactly the requests' own.
     """
-    conn: asyncpg.Connection | None = None
+    index_checked = 0.0
+
+    async def step(conn: asyncpg.Connection) -> None:
+        nonlocal index_checked
+        await fallback.memory.refresh(conn)
+        if time.monotonic() - index_checked >= INDEX_CHECK_EVERY_S:
+            index_checked = time.monotonic()
+            await fallback.check_index(conn)
+
     fallback.memory.watched = True
-    ticks = 0
     try:
-        while True:
-            try:
-                conn = conn if conn is not None and not conn.is_closed() else await asyncpg.connect(dsn)
-                await fallback.memory.refresh(conn)
-                if ticks % round(INDEX_CHECK_EVERY_S / CHECK_EVERY_S) == 0:
-                    await fallback.check_index(conn)
-            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                conn = None  # the database is away: requests say so themselves; look again later
-            ticks += 1
-            await asyncio.sleep(CHECK_EVERY_S)
+        await every(CHECK_EVERY_S, dsn, step)
     finally:
         fallback.memory.watched = False
-        if conn is not None:
-            await conn.close()
 
 
 async def vector_fallback(conn: asyncpg.Connection) -> VectorFallback:
