@@ -72,7 +72,7 @@ class QueryEncoder:
         self.pool, self.encoders, self.enabled = pool, encoders, enabled
         self.active: Generation | None = None
         self._checked = 0.0
-        self._preloading: dict[str, asyncio.Task[Embedder]] = {}
+        self._preloading: dict[str, asyncio.Task[None]] = {}
         # Set while a background task follows the generations (the API): requests then never look.
         self.watched = False
 
@@ -102,7 +102,13 @@ class QueryEncoder:
                 log.info("embedding generation %d (%s) is active: queries follow it", active.id, active.model)
             self.active = active
         if upcoming is not None and upcoming.model not in self._preloading:  # a later backfill's model too
-            self._preloading[upcoming.model] = asyncio.ensure_future(self.encoders.load(upcoming))
+            self._preloading[upcoming.model] = asyncio.ensure_future(self._preload(upcoming))
+
+    async def _preload(self, generation: Generation) -> None:
+        try:
+            await self.encoders.load(generation)
+        except ModelNotLoadable as error:
+            log.warning("the coming generation's model will not load here: %s", error)
 
     async def watch(self, dsn: str) -> None:
         """Follow the generations every CHECK_EVERY_S on a connection of its own, for the process's life."""
