@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     device: str = "auto"
     batch_size: PositiveInt = 64
     torch_threads: int = Field(default=0, ge=0)
+    # Threads that encode one search text in the API process. A text is a few tokens: one thread
+    # encodes it almost as fast, and leaves the other cores to PostgreSQL (whose word search runs
+    # meanwhile) and to concurrent requests. 0: one per core.
+    query_threads: int = Field(default=1, ge=0)
 
     # Background jobs: when the worker refreshes embeddings (cron, UTC), movies per committed batch.
     refresh_cron: str = "0 4 * * *"

@@ -1,6 +1,6 @@
 """API latency and throughput under wrk, with a raw Starlette + asyncpg route as the baseline in the same run.
 
-    python -m bench.api [--duration 8] [--clients 1,16] [--data-dir .movierec-bench]
+    python -m bench.api [--duration 5] [--rounds 3] [--clients 1,16] [--data-dir .movierec-bench]
 
 Needs the Wikipedia catalogue (and MovieLens ratings) embedded with an HNSW index in --data-dir;
 it builds that on first use (about 15 minutes on 2 cores). Results go to docs/benchmarks.md.
@@ -14,6 +14,7 @@ import json
 import os
 import random
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -206,7 +207,8 @@ def _start(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
 def main() -> None:
     """Measure every operation at each concurrency, and the raw baseline alongside."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("--duration", type=int, default=8)
+    parser.add_argument("--duration", type=int, default=5, help="seconds per cell and round")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds over every operation (medians reported)")
     parser.add_argument("--clients", default="1,16")
     parser.add_argument("--data-dir", type=Path, default=ROOT / ".movierec-bench")
     parser.add_argument("--seed", type=int, default=7)
@@ -237,16 +239,23 @@ def main() -> None:
         for op, (bodies, auths) in workloads.items():
             answer = _post(api_port, "/graphql", bodies[0], auths[0])
             assert "errors" not in answer, (op, answer)
+        raw = [""] * len(raw_bodies)
+        cells: dict[str, tuple[int, str, list[str], list[str]]] = {
+            BASELINE: (raw_port, "/similar-plain", raw_bodies, raw),
+            BARE: (raw_port, "/similar-bare", raw_bodies, raw),
+            TRANSACTIONAL: (raw_port, "/similar", raw_bodies, raw),
+            **{op: (api_port, "/graphql", bodies, auths) for op, (bodies, auths) in workloads.items()},
+        }
         for clients in (int(c) for c in args.clients.split(",")):
-            results[(BASELINE, clients)] = _wrk(
-                raw_port, "/similar-plain", raw_bodies, [""] * len(raw_bodies), clients, args.duration
-            )
-            results[(TRANSACTIONAL, clients)] = _wrk(
-                raw_port, "/similar", raw_bodies, [""] * len(raw_bodies), clients, args.duration
-            )
-            for op, (bodies, auths) in workloads.items():
-                results[(op, clients)] = _wrk(api_port, "/graphql", bodies, auths, clients, args.duration)
-                print(op, clients, results[(op, clients)], flush=True)
+            # Every cell once per round, rounds one after another: a drift of the machine's speed
+            # reaches every cell alike, and each figure is the median over the rounds.
+            rounds: dict[str, list[dict[str, float]]] = {name: [] for name in cells}
+            for _ in range(args.rounds):
+                for name, (port, path, bodies, auths) in cells.items():
+                    rounds[name].append(_wrk(port, path, bodies, auths, clients, args.duration))
+            for name, measured in rounds.items():
+                results[(name, clients)] = _median(measured)
+                print(name, clients, results[(name, clients)], flush=True)
         memory = {"torch": _rss_mib(servers[0])}
     finally:
         for server in servers:
@@ -301,7 +310,16 @@ def _rss_mib(server: subprocess.Popen[bytes]) -> float:
 
 
 BASELINE = "raw route, one statement (baseline)"
+BARE = "raw route, one statement, no reset on release"
 TRANSACTIONAL = "raw route, BEGIN + SET LOCAL + COMMIT"
+
+
+def _median(measured: list[dict[str, float]]) -> dict[str, float]:
+    """Each figure's median over the rounds (errors: their sum)."""
+    return {
+        key: sum(m[key] for m in measured) if key == "errors" else statistics.median(m[key] for m in measured)
+        for key in measured[0]
+    }
 
 
 def _report(
@@ -316,10 +334,13 @@ def _report(
         "",
         machine_facts(),
         "Catalogue: the Wikipedia movies (36,254) with MovieLens ratings, all-MiniLM-L6-v2, HNSW (m 16, "
-        f"ef_construction 64, ef_search {Settings().hnsw_ef_search}). Load: wrk, one thread, {args.duration}s per cell, random inputs "
-        "(200 bodies per operation); the server is one uvicorn process. The baseline is a bare Starlette "
-        "route running similarMovies' one statement with raw asyncpg on a connection that carries the search "
-        "settings; the second raw row wraps it in BEGIN + SET LOCAL and COMMIT, as the API did before. "
+        f"ef_construction 64, ef_search {Settings().hnsw_ef_search}). Load: wrk, one thread, random inputs "
+        f"(200 bodies per operation), {args.rounds} rounds of {args.duration}s per cell, every cell once per round; "
+        "each figure is the median over the rounds. The server is one uvicorn process. The baseline is a bare "
+        "Starlette route running similarMovies' one statement with raw asyncpg (asyncpg's default pool) on a "
+        "connection that carries the search settings; a second raw row uses a pool that does not reset a "
+        "released connection, as the API's pool does not (one round trip less per request); the third wraps the "
+        "statement in BEGIN + SET LOCAL and COMMIT, as the API did before. "
         "Measured in the same run; searchMovies is also measured with the ONNX encoders (a server each).",
         "",
         f"Recall@10 of the indexed similar-movies query against an exact scan (200 random movies): **{recall:.3f}**.",

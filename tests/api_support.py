@@ -16,14 +16,13 @@ from starlette.testclient import TestClient
 
 from app.auth import mint_token
 from app.catalogue.importers.demo import import_demo
-from app.db.connections import connect, create_pool, init_connection, with_database
+from app.db.connections import connect, init_connection, with_database
 from app.db.migrate import migrate
 from app.embeddings.model import SentenceTransformerEmbedder
 from app.embeddings.pipeline import embed_movies
 from app.queue.redis_server import stop_embedded_redis
 from app.search.index import ensure_index
-from app.search.vectors import session_settings
-from app.server import create_app
+from app.server import create_app, settings_pool
 from app.settings import Settings
 from tests.databases import create_database, drop_database
 
@@ -94,12 +93,12 @@ class Api:
     def count_queries(self, query: str, variables: dict[str, Any] | None = None, **auth: Any) -> int:
         """How many SQL statements one operation ran, once asyncpg's per-connection caches are warm.
 
-        The pool's own reset on releasing a connection is not the operation's, so it is not counted.
+        The API's pool sends no reset statement on release (app.server.settings_pool).
         """
         self.data(query, variables, **auth)
         self.queries.clear()
         self.data(query, variables, **auth)
-        return sum(1 for q in self.queries if not q.startswith("SELECT pg_advisory_unlock_all()"))
+        return len(self.queries)
 
     @property
     def pgvector(self) -> bool:
@@ -135,14 +134,7 @@ def running_api(
             await init_connection(conn)
             conn.add_query_logger(lambda logged: api.queries.append(logged.query))
 
-        return await create_pool(
-            dsn,
-            max_size=settings.pool_size,
-            statement_timeout=settings.statement_timeout_s,
-            acquire_timeout=settings.pool_acquire_timeout_s,
-            init=init,
-            server_settings=session_settings(settings),
-        )
+        return await settings_pool(dsn, settings, init=init)  # the API's own pool, counted
 
     settings = Settings(database_url=database_url, data_dir=data_dir, jwt_secret=SECRET, **overrides)
     app = create_app(settings, pool_factory=counting_pool, embedder=model)

@@ -17,9 +17,6 @@ from app.embeddings.text import content_hash
 from app.errors import BadUserInput, NotFound, check_limit
 from app.search.filters import RATED_AVERAGE, MovieFilter
 
-# Everything the API's Movie type shows, plus how many ratings the movie has (its popularity, kept
-# by triggers in movie_rating_stats).
-# Other modules select it beside their own columns (`FROM movies m`).
 # Everything the API's Movie type shows, plus how many ratings the movie has (its popularity) and
 # the mean of those ratings on the catalogue's 0-10 scale, both from the trigger-kept
 # movie_rating_stats. vote_average/vote_count stay the catalogue's own figures (the popularity prior

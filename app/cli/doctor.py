@@ -13,8 +13,6 @@ from app.cli.base import Output, cli, database_command
 from app.db.connections import create_pool, init_connection, resolve_database_url
 from app.db.migrate import pending_migrations
 from app.embeddings.encoders import Encoders, QueryEncoder
-from app.evaluation.evaluate import EvaluationConfig, table
-from app.evaluation.evaluate import evaluate as run_evaluation
 from app.evaluation.search import evaluate_search, search_table
 from app.pages import missing_graphiql_assets
 from app.search.service import Search
@@ -63,6 +61,10 @@ async def evaluate(
     json_path: Annotated[Path | None, typer.Option("--json", help="Also write the results as JSON")] = None,
 ) -> list[str]:
     """Offline evaluation: hold out each user's latest 20% of ratings and score every strategy."""
+    # Imported here: the evaluation brings scipy, which no other command needs at start-up.
+    from app.evaluation.evaluate import EvaluationConfig, table
+    from app.evaluation.evaluate import evaluate as run_evaluation
+
     config = EvaluationConfig(k=k, relevant_from=relevant_from, seed=seed, max_users=users)
     results = await run_evaluation(conn, settings, config)
     if json_path is not None:

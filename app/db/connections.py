@@ -116,6 +116,10 @@ async def connect(dsn: str, *, vector: bool = True) -> asyncpg.Connection:
     return conn
 
 
+async def _session_kept(conn: asyncpg.Connection) -> None:
+    """A released connection's reset beyond asyncpg's own ROLLBACK of an open transaction: nothing."""
+
+
 class TimedPool(asyncpg.Pool):  # type: ignore[misc]
     """A pool whose acquire() gives up after `acquire_timeout` seconds unless told otherwise."""
 
@@ -136,11 +140,15 @@ async def create_pool(
     acquire_timeout: float | None = None,
     init: Callable[[asyncpg.Connection], Awaitable[None]] = init_connection,
     server_settings: dict[str, str] | None = None,
+    reset_session: bool = True,
 ) -> asyncpg.Pool:
     """A pool whose connections carry the pgvector codec; statements and acquires fail after their timeouts.
 
     A PostgreSQL that is down or stuck then costs a request at most the two timeouts (the API turns
     the failure into UNAVAILABLE), and the pool recovers by itself when the server is back.
+    `reset_session=False` skips asyncpg's reset statement on every release (RESET ALL, advisory
+    unlocks, ...: a round trip per request) for code that leaves no session state behind; an open
+    transaction is still rolled back.
     """
     pool = TimedPool(
         dsn,
@@ -157,7 +165,7 @@ async def create_pool(
         loop=None,
         connect=None,
         setup=None,
-        reset=None,
+        reset=None if reset_session else _session_kept,
         server_settings=server_settings,
     )
     await pool

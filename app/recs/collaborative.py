@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import numpy.typing as npt
-import scipy.linalg
-import scipy.sparse
+
+if TYPE_CHECKING:  # scipy is imported where a model is trained: every CLI command and API start would pay for it
+    import scipy.sparse
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,8 @@ def train_item_weights(
     keep = np.isin(movies_arr, eligible)
     user_ids, user_rows = np.unique(users_arr[keep], return_inverse=True)
     columns = np.searchsorted(eligible, movies_arr[keep])
+    import scipy.sparse
+
     matrix = scipy.sparse.csr_matrix(
         (values[keep], (user_rows, columns)), shape=(len(user_ids), len(eligible)), dtype=np.float32
     )
@@ -112,6 +115,8 @@ def cosine_weights(matrix: scipy.sparse.csr_matrix) -> npt.NDArray[np.float32]:
 
 def ease_weights(matrix: scipy.sparse.csr_matrix, l2: float) -> npt.NDArray[np.float32]:
     """B = I - P / diag(P) with P = (X^T X + l2 I)^-1, diagonal zero; float32, inverted in place."""
+    import scipy.linalg
+
     gram = (matrix.T @ matrix).toarray().astype(np.float32)
     gram[np.diag_indices_from(gram)] += l2
     # The Gram matrix is symmetric positive definite: Cholesky, then the inverse from it, in place.

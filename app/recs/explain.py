@@ -3,6 +3,7 @@ and the parts of its score, computed exactly as the list that served it (app/rec
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,13 +13,12 @@ from app.catalogue.movies import MOVIE_COLUMNS
 from app.errors import NotFound, Unavailable
 from app.recs.collaborative import DISLIKED, LIKED, WATCHED
 from app.recs.personal import hybrid_weights
-from app.recs.profiles import load_profiles
 from app.recs.ranking import Strategy, blend, collaborative_part, hybrid_score, popularity_prior
 from app.settings import Settings
-from app.vectors import as_array, unit
 
 MAX_MATCHES = 3
 MAX_CONTRIBUTORS = 50
+_SUMMARY_COLUMNS = ("model_id", "rated", "best", "raw", "profile_similarity")
 
 # The user's ratings as the model reads them ($2 like threshold, $3 dislike-below, $4-$6 the values).
 _RATED = """rated AS (
@@ -26,32 +26,46 @@ _RATED = """rated AS (
            CASE WHEN rating < $3 THEN $6::float8 WHEN rating >= $2 THEN $4::float8 ELSE $5::float8 END AS x
     FROM ratings WHERE user_id = $1
 )"""
-# The same collaborative score and user's best as the list's (app/recs/hybrid.py), for one target ($7).
-COLLABORATIVE_SUMMARY = f"""
+# In one statement, for one target ($7): the same collaborative score and user's best as the list's
+# (app/recs/hybrid.py), the target's similarity to the same taste profile (NULL without one), and the
+# rated films that add to (or, disliked, take from) its score, strongest first: a summary row per
+# contributor, or one summary row alone.
+EXPLAINED_SCORE = f"""
 WITH model AS (SELECT active_model_id AS id FROM recommender_state), {_RATED},
 collab AS (
     SELECT n.neighbor_id AS id, sum(n.weight * r.x) AS score, sum(n.weight * greatest(r.x, 0)) AS liked
     FROM rated r JOIN movie_neighbors n ON n.model_id = (SELECT id FROM model) AND n.movie_id = r.movie_id
     WHERE NOT EXISTS (SELECT 1 FROM rated s WHERE s.movie_id = n.neighbor_id)
     GROUP BY n.neighbor_id
+),
+profile AS (
+    SELECT sum(g.total) AS direction
+    FROM (
+        SELECT r.rating, sum(m.embedding) AS total
+        FROM rated r JOIN movies m ON m.id = r.movie_id
+        WHERE r.rating >= $2 AND m.embedding IS NOT NULL
+        GROUP BY r.rating
+    ) g CROSS JOIN LATERAL generate_series(1, (g.rating * 2)::int)
+),
+summary AS (
+    SELECT (SELECT id FROM model) AS model_id, (SELECT count(*) FROM rated) AS rated,
+           coalesce((SELECT max(liked) FROM collab), 0) AS best,
+           coalesce((SELECT score FROM collab WHERE id = $7), 0) AS raw,
+           (SELECT 1 - (t.embedding <=> p.direction) FROM movies t, profile p WHERE t.id = $7) AS profile_similarity
+),
+evidence AS (
+    SELECT {MOVIE_COLUMNS}, r.rating::float8 AS rating, n.weight * r.x AS contribution
+    FROM rated r
+    JOIN movie_neighbors n ON n.model_id = (SELECT id FROM model) AND n.movie_id = r.movie_id AND n.neighbor_id = $7
+    JOIN movies m ON m.id = r.movie_id
+    ORDER BY abs(n.weight * r.x) DESC, m.id
+    LIMIT {MAX_CONTRIBUTORS}
 )
-SELECT (SELECT id FROM model) AS model_id, (SELECT count(*) FROM rated) AS rated,
-       coalesce((SELECT max(liked) FROM collab), 0) AS best,
-       coalesce((SELECT score FROM collab WHERE id = $7), 0) AS raw
-"""
-# Which rated films add to (or, disliked, take from) the target's collaborative score, strongest first.
-COLLABORATIVE_EVIDENCE = f"""
-WITH {_RATED}
-SELECT {MOVIE_COLUMNS}, r.rating::float8 AS rating, n.weight * r.x AS contribution
-FROM rated r
-JOIN movie_neighbors n ON n.model_id = (SELECT active_model_id FROM recommender_state)
-     AND n.movie_id = r.movie_id AND n.neighbor_id = $7
-JOIN movies m ON m.id = r.movie_id
-ORDER BY abs(n.weight * r.x) DESC, m.id
-LIMIT {MAX_CONTRIBUTORS}
+SELECT s.*, e.* FROM summary s LEFT JOIN evidence e ON true
+ORDER BY abs(e.contribution) DESC, e.id
 """
 
-MOVIE_WITH_EMBEDDING = f"SELECT {MOVIE_COLUMNS}, m.embedding FROM movies m WHERE m.id = $1"
+MOVIE_BY_ID = f"SELECT {MOVIE_COLUMNS} FROM movies m WHERE m.id = $1"
 
 # The viewer's rated movies most similar to a target, liked ones ($3 threshold) first, with how
 # many they rated and liked in all: the evidence for an explanation, whatever the number of ratings.
@@ -107,22 +121,22 @@ def _stars(rating: float) -> str:
 
 
 async def explain(conn: asyncpg.Connection, settings: Settings, user_id: int, movie_id: int) -> Explanation:
-    """Five queries: the target, the closest rated movies, the taste profile, the model's score and its evidence."""
-    target_row = await conn.fetchrow(MOVIE_WITH_EMBEDDING, movie_id)
+    """Three queries: the target, the closest rated movies, and the score's parts with the model's evidence."""
+    target_row = await conn.fetchrow(MOVIE_BY_ID, movie_id)
     if target_row is None:
         raise NotFound(f"movie {movie_id} does not exist")
     target = dict(target_row)
-    embedding = target.pop("embedding")
-    if embedding is None:
+    if not target["has_embedding"]:
         raise Unavailable(f"movie {movie_id} has no embedding yet; run `movierec embed`")
     evidence = await conn.fetch(RATED_SIMILAR_TO, user_id, movie_id, settings.like_threshold, MAX_MATCHES)
-    profile = (await load_profiles(conn, [user_id], settings.like_threshold))[user_id]
     model_params = (user_id, settings.like_threshold, settings.dislike_below, LIKED, WATCHED, DISLIKED, movie_id)
-    summary = await conn.fetchrow(COLLABORATIVE_SUMMARY, *model_params)
+    scored = await conn.fetch(EXPLAINED_SCORE, *model_params)
+    summary = scored[0]
     hybrid = summary["model_id"] is not None and summary["rated"] > 0
-    contributors = await conn.fetch(COLLABORATIVE_EVIDENCE, *model_params) if hybrid else []
-    vector = unit(as_array(embedding))
-    similarity = float(vector @ profile) if profile is not None and vector is not None else 0.0
+    contributors = [row for row in scored if row["id"] is not None] if hybrid else []
+    profile_similarity = summary["profile_similarity"]
+    has_profile = profile_similarity is not None and math.isfinite(profile_similarity)
+    similarity = float(profile_similarity) if has_profile else 0.0
     popularity = popularity_prior(target["rating_count"], target["vote_count"], settings.popularity_scale)
     liked = evidence[0]["liked"] if evidence else 0
     # Liked movies come first; show disliked ones only when nothing was liked.
@@ -137,7 +151,9 @@ async def explain(conn: asyncpg.Connection, settings: Settings, user_id: int, mo
     ]
     model_evidence = [
         ModelEvidence(
-            movie=_movie(r, ("rating", "contribution")), rating=r["rating"], contribution=float(r["contribution"])
+            movie=_movie(r, (*_SUMMARY_COLUMNS, "rating", "contribution")),
+            rating=r["rating"],
+            contribution=float(r["contribution"]),
         )
         for r in contributors
     ]
@@ -159,12 +175,12 @@ async def explain(conn: asyncpg.Connection, settings: Settings, user_id: int, mo
     weight = settings.popularity_weight
     return Explanation(
         **common,
-        strategy=Strategy.CONTENT_PROFILE if profile is not None else Strategy.COLD_START_POPULAR,
-        score=blend(similarity, popularity, weight) if profile is not None else popularity,
+        strategy=Strategy.CONTENT_PROFILE if has_profile else Strategy.COLD_START_POPULAR,
+        score=blend(similarity, popularity, weight) if has_profile else popularity,
         collaborative=0.0,
         collaborative_weight=0.0,
-        content_weight=1.0 - weight if profile is not None else 0.0,
-        popularity_weight=weight if profile is not None else 1.0,
+        content_weight=1.0 - weight if has_profile else 0.0,
+        popularity_weight=weight if has_profile else 1.0,
         text=_content_text(target, bool(evidence), liked, matches, settings),
     )
 

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import asyncpg
+import numpy as np
 
 from app.catalogue.movies import MOVIE_COLUMNS
 from app.recs.collaborative import DISLIKED, LIKED, WATCHED
@@ -17,10 +18,14 @@ from app.search.filters import MovieFilter
 from app.settings import Settings
 from app.vectors import as_array
 
+NO_VECTOR = np.empty(0, dtype=np.float32)  # a candidate loaded without its vector
+
 _F = 7  # the filter's first parameter
 _POOL = _F + MovieFilter.PARAMETERS
+_VECTORS = _POOL + 1
 # $1 users, $2 like threshold, $3 dislike-below, $4-$6 the LIKED/WATCHED/DISLIKED values, then the
-# filter, then the collaborative pool size.
+# filter, the collaborative pool size, and whether the films' vectors come back (only diversity needs
+# them: 40 vectors are most of the bytes a request reads).
 _HYBRID = f"""
 WITH model AS MATERIALIZED (
     SELECT m.id, m.popular_ids FROM recommender_state s JOIN recommender_models m ON m.id = s.active_model_id
@@ -31,13 +36,17 @@ rated AS MATERIALIZED (
     FROM ratings WHERE user_id = ANY($1::bigint[])
 ),
 -- The taste profile's direction, sum(rating * vector) over liked films (app.recs.ranking.taste_profile):
--- pgvector sums vectors but has no scalar product, so each vector is added 2 x rating times (ratings
--- are half steps); cosine similarity ignores the factor 2.
+-- pgvector sums vectors but has no scalar product, so the liked films are summed per rating and each
+-- such sum is added 2 x rating times (ratings are half steps); cosine similarity ignores the factor 2.
 profile AS (
-    SELECT r.user_id, sum(m.embedding) AS direction
-    FROM rated r JOIN movies m ON m.id = r.movie_id CROSS JOIN LATERAL generate_series(1, (r.rating * 2)::int)
-    WHERE r.rating >= $2 AND m.embedding IS NOT NULL
-    GROUP BY r.user_id
+    SELECT g.user_id, sum(g.total) AS direction
+    FROM (
+        SELECT r.user_id, r.rating, sum(m.embedding) AS total
+        FROM rated r JOIN movies m ON m.id = r.movie_id
+        WHERE r.rating >= $2 AND m.embedding IS NOT NULL
+        GROUP BY r.user_id, r.rating
+    ) g CROSS JOIN LATERAL generate_series(1, (g.rating * 2)::int)
+    GROUP BY g.user_id
 ),
 -- Index-only look-ups of each rated film's neighbours, summed; films the user rated are dropped after
 -- summing, when there are far fewer rows.
@@ -72,11 +81,12 @@ LEFT JOIN best b ON b.user_id = u.id
 LEFT JOIN counts n ON n.user_id = u.id
 LEFT JOIN profile pr ON pr.user_id = u.id
 LEFT JOIN LATERAL (
-    SELECT m.*, coalesce(c.score, 0) AS collaborative, bool_or(p.top) OVER (PARTITION BY p.id) AS top,
-           coalesce(1 - (m.embedding <=> pr.direction), 0) AS similarity
+    SELECT m.*, coalesce(c.score, 0) AS collaborative, bool_or(p.top) OVER (PARTITION BY p.id) AS top
     FROM picked p
     CROSS JOIN LATERAL (
-        SELECT {MOVIE_COLUMNS}, m.embedding FROM movies m
+        SELECT {MOVIE_COLUMNS}, coalesce(1 - (m.embedding <=> pr.direction), 0) AS similarity,
+               CASE WHEN ${_VECTORS}::boolean THEN m.embedding END AS embedding
+        FROM movies m
         WHERE m.id = p.id AND m.embedding IS NOT NULL AND {MovieFilter.clause(_F)}
         OFFSET 0
     ) m
@@ -126,9 +136,18 @@ class HybridPool:
 
 
 async def load_hybrid_pools(
-    conn: asyncpg.Connection, settings: Settings, users: Sequence[int], movie_filter: MovieFilter, pool: int
+    conn: asyncpg.Connection,
+    settings: Settings,
+    users: Sequence[int],
+    movie_filter: MovieFilter,
+    pool: int,
+    *,
+    vectors: bool = False,
 ) -> dict[int, HybridPool]:
-    """Each user's candidates: the model's top `pool` films and its popular ones, with their similarity."""
+    """Each user's candidates: the model's top `pool` films and its popular ones, with their similarity.
+
+    Their vectors only with `vectors` (diversity compares them); otherwise each is empty.
+    """
     rows = await conn.fetch(
         HYBRID_CANDIDATES[movie_filter.active],
         list(users),
@@ -139,6 +158,7 @@ async def load_hybrid_pools(
         DISLIKED,
         *movie_filter.params(),
         pool,
+        vectors,
     )
     pools: dict[int, HybridPool] = defaultdict(HybridPool)
     tops: dict[int, int] = defaultdict(int)
@@ -152,7 +172,8 @@ async def load_hybrid_pools(
         if record["id"] is None:  # no candidate for this user: the summary alone
             continue
         raw, top, similarity = float(record.pop("collaborative")), record.pop("top"), float(record.pop("similarity"))
-        vector = as_array(record.pop("embedding"))
+        stored = record.pop("embedding")
+        vector = NO_VECTOR if stored is None else as_array(stored)
         movie = int(record["id"])
         if (user, movie) in seen:  # a film both among the best and popular comes once
             continue

@@ -106,7 +106,9 @@ class Recommender:
         check_diversity(diversity)
         pool = pool_size(depth)
         async with self.pool.acquire() as conn:
-            hybrid = (await load_hybrid_pools(conn, self.settings, [user_id], movie_filter, pool))[user_id]
+            hybrid = (
+                await load_hybrid_pools(conn, self.settings, [user_id], movie_filter, pool, vectors=diversity > 0)
+            )[user_id]
             profile, content = None, []
             if needs_content(hybrid):
                 profile = (await load_profiles(conn, [user_id], self.settings.like_threshold))[user_id]

@@ -13,12 +13,12 @@ fields filled, the richer overview kept. Both are idempotent, so re-importing ch
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import asyncpg
+import orjson
 
 from app.catalogue.importers.records import ImportSummary, MovieRecord
 
@@ -83,10 +83,18 @@ WHERE m.id = r.id AND ({_STORED}) IS DISTINCT FROM ({_INCOMING})
 RETURNING m.id
 """
 
+# New films and their source keys in one statement (the keys' foreign key is checked at its end).
 INSERT_NEW = f"""
-INSERT INTO movies (source, source_key, {", ".join(_CONTENT)})
-SELECT source, source_key, {", ".join(_CONTENT)} FROM {_RECORDSET}
-RETURNING id, source, source_key
+WITH inserted AS (
+    INSERT INTO movies (source, source_key, {", ".join(_CONTENT)})
+    SELECT source, source_key, {", ".join(_CONTENT)} FROM {_RECORDSET}
+    RETURNING id, source, source_key
+), linked AS (
+    INSERT INTO movie_sources (source, source_key, movie_id)
+    SELECT source, source_key, id FROM inserted WHERE source IS NOT NULL
+    ON CONFLICT (source, source_key) DO NOTHING
+)
+SELECT count(*) FROM inserted
 """
 
 RECORD_SOURCES = """
@@ -120,42 +128,58 @@ def enrich(stored: MovieRecord, other: MovieRecord) -> MovieRecord:
     return replace(stored, **filled) if filled else stored
 
 
-def _payload(items: Sequence[tuple[int | None, MovieRecord]]) -> str:
-    return json.dumps([{**record.as_row(), "id": movie_id} for movie_id, record in items])
+def _json(rows: list[dict[str, Any]]) -> str:
+    return orjson.dumps(rows).decode()
 
 
-async def write_movies(conn: asyncpg.Connection, records: Sequence[MovieRecord], summary: ImportSummary) -> None:
+@dataclass(frozen=True)
+class PreparedBatch:
+    """Records to write, with what can be computed before the database is asked: their rows and match keys."""
+
+    records: list[MovieRecord]
+    rows: list[dict[str, Any]]
+    keys: str  # the match statement's jsonb argument
+
+    @classmethod
+    def of(cls, records: Sequence[MovieRecord]) -> PreparedBatch:
+        """The batch with each record's row (content hash included) and match key made."""
+        keys = [
+            {"n": n, "source": r.source, "source_key": r.source_key, "tmdb_id": r.tmdb_id, "imdb_id": r.imdb_id,
+             "title": r.title.strip(), "year": r.year, "director": r.director, "cast_members": list(r.cast)}
+            for n, r in enumerate(records)
+        ]  # fmt: skip
+        return cls(list(records), [r.as_row() for r in records], _json(keys))
+
+
+async def write_movies(conn: asyncpg.Connection, batch: PreparedBatch, summary: ImportSummary) -> None:
     """Match, merge or insert one batch in one transaction; count what happened."""
-    if not records:
+    if not batch.records:
         return
-    keys = [
-        {"n": n, "source": r.source, "source_key": r.source_key, "tmdb_id": r.tmdb_id, "imdb_id": r.imdb_id,
-         "title": r.title.strip(), "year": r.year, "director": r.director, "cast_members": list(r.cast)}
-        for n, r in enumerate(records)
-    ]  # fmt: skip
     async with conn.transaction():
-        matches = {row["n"]: row for row in await conn.fetch(MATCH_RECORDS, json.dumps(keys))}
-        updates: list[tuple[int | None, MovieRecord]] = []
-        links: list[tuple[str | None, str | None, int]] = []
-        new: list[MovieRecord] = []
-        for n, record in enumerate(records):
+        matches = {row["n"]: row for row in await conn.fetch(MATCH_RECORDS, batch.keys)}
+        updates: list[dict[str, Any]] = []
+        links: list[tuple[str, str, int]] = []
+        new: list[dict[str, Any]] = []
+        updated_ids: set[int] = set()
+        for n, record in enumerate(batch.records):
             match = matches.get(n)
             # Two records of one batch naming one film: the first merges, the next is its own film.
-            if match is None or (match["how"] != "source" and match["movie_id"] in {m for m, _ in updates}):
-                new.append(record)
+            if match is None or (match["how"] != "source" and match["movie_id"] in updated_ids):
+                new.append({**batch.rows[n], "id": None})
                 continue
             if match["shared"] or match["how"] != "source":
-                updates.append((match["movie_id"], enrich(stored_record(match), record)))
+                merged = enrich(stored_record(match), record)
+                updates.append({**merged.as_row(), "id": match["movie_id"]})
                 summary.merged += match["how"] != "source"
             else:
-                updates.append((match["movie_id"], record))  # the film's only source: its values stand
-            links.append((record.source, record.source_key, match["movie_id"]))
-        changed = await conn.fetch(UPDATE_MATCHED, _payload(updates)) if updates else []
-        inserted = await conn.fetch(INSERT_NEW, _payload([(None, r) for r in new])) if new else []
-        links += [(row["source"], row["source_key"], row["id"]) for row in inserted]
-        known = [link for link in links if link[0] is not None and link[1] is not None]
-        if known:
-            await conn.execute(RECORD_SOURCES, *(list(column) for column in zip(*known, strict=True)))
-    summary.inserted += len(inserted)
+                updates.append({**batch.rows[n], "id": match["movie_id"]})  # the film's only source: its values stand
+            updated_ids.add(match["movie_id"])
+            if match["how"] != "source" and record.source is not None and record.source_key is not None:
+                links.append((record.source, record.source_key, match["movie_id"]))  # a key the film lacked
+        changed = await conn.fetch(UPDATE_MATCHED, _json(updates)) if updates else []
+        inserted = await conn.fetchval(INSERT_NEW, _json(new)) if new else 0
+        if links:
+            await conn.execute(RECORD_SOURCES, *(list(column) for column in zip(*links, strict=True)))
+    summary.inserted += inserted
     summary.updated += len(changed)
     summary.unchanged += len(updates) - len(changed)
