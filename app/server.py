@@ -21,7 +21,7 @@ from app.auth import load_secret
 from app.db.connections import create_pool, init_connection, resolve_database_url
 from app.db.migrate import check_dimension, pending_migrations
 from app.db.replicas import ReadRouter, Replica, WriteMarks, replica_name
-from app.embeddings.encoders import Encoders, ModelNotLoadable
+from app.embeddings.encoders import Encoders, ModelNotLoadable, query_settings
 from app.embeddings.generations import active_generation
 from app.embeddings.model import Embedder
 from app.pages import graphiql_page, page_routes
@@ -233,8 +233,7 @@ def create_app(
             # now: during a model change that is the active generation's (app/embeddings/generations.py).
             encoders = None
             if embedder is not None or load_model:
-                query_settings = settings.model_copy(update={"torch_threads": settings.query_threads})
-                encoders = Encoders(query_settings, *([embedder] if embedder is not None else []))
+                encoders = Encoders(query_settings(settings), *([embedder] if embedder is not None else []))
                 try:
                     await encoders.load(generation)
                 except ModelNotLoadable as error:

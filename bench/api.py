@@ -27,6 +27,7 @@ from typing import Any
 
 from app.auth import load_secret, mint_token
 from app.db.connections import connect, resolve_database_url
+from app.db.replica_server import BIN, as_server_user
 from app.search import vectors as sql
 from app.search.filters import NO_FILTER
 from app.settings import Settings
@@ -177,7 +178,36 @@ def prepared(data_dir: Path) -> tuple[Settings, str]:
         sys.exit(f"skipped: {SHARED_DATA} not found (the benchmark reads ../shared/data)")
     ensure_catalogue(data_dir)
     settings = Settings(data_dir=data_dir)
-    return settings, asyncio.run(resolve_database_url(settings))
+    dsn = asyncio.run(resolve_database_url(settings))
+    if not settings.database_url:
+        ensure_shared_buffers(dsn, data_dir / "pgdata")
+    return settings, dsn
+
+
+# The catalogue's tables and vector indexes take about 750 MB (the passages' HNSW index alone 260 MB);
+# PostgreSQL's default shared_buffers (128 MB) would send every meaning search to the OS cache, which
+# a server sized for its data does not do. Set once, with ALTER SYSTEM, in the benchmark's own server.
+SHARED_BUFFERS_MB = 1024
+
+
+def ensure_shared_buffers(dsn: str, pgdata: Path) -> None:
+    """Give the embedded benchmark server SHARED_BUFFERS_MB of shared buffers (a restart, the first time)."""
+
+    async def current_mb() -> int:
+        conn = await connect(dsn, vector=False)
+        try:
+            pages = await conn.fetchval("SELECT setting::bigint FROM pg_settings WHERE name = 'shared_buffers'")
+            if int(pages) * 8 // 1024 < SHARED_BUFFERS_MB:
+                await conn.execute(f"ALTER SYSTEM SET shared_buffers = '{SHARED_BUFFERS_MB}MB'")
+            return int(pages) * 8 // 1024
+        finally:
+            await conn.close()
+
+    if asyncio.run(current_mb()) < SHARED_BUFFERS_MB:
+        # The log file keeps the server off pg_ctl's pipes, which run() would otherwise wait on forever.
+        log = pgdata / "server.log"  # inside PGDATA: the server user may write there
+        restart = [str(BIN / "pg_ctl"), "-D", str(pgdata), "-l", str(log), "-m", "fast", "-w", "restart"]
+        subprocess.run(as_server_user(restart), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def _bodies(

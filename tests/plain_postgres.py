@@ -19,7 +19,7 @@ def available() -> bool:
     return (BIN / "postgres").is_file()
 
 
-def _as_server_user(command: list[str]) -> list[str]:
+def as_server_user(command: list[str]) -> list[str]:
     # PostgreSQL refuses to run as root: the package's `postgres` user runs it then.
     return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
 
@@ -40,7 +40,7 @@ def start() -> tuple[str, Path]:
     if os.geteuid() == 0:
         shutil.chown(folder, "postgres", "postgres")
     subprocess.run(
-        _as_server_user([str(BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"]),
+        as_server_user([str(BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"]),
         check=True,
         capture_output=True,
     )
@@ -48,7 +48,7 @@ def start() -> tuple[str, Path]:
     log = str(folder / "log")
     options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
     subprocess.run(
-        _as_server_user([str(BIN / "pg_ctl"), "-D", str(data), "-o", options, "-l", log, "-w", "start"]),
+        as_server_user([str(BIN / "pg_ctl"), "-D", str(data), "-o", options, "-l", log, "-w", "start"]),
         check=True,
         capture_output=True,
     )
@@ -58,7 +58,7 @@ def start() -> tuple[str, Path]:
 def stop(folder: Path) -> None:
     """Stop the server started in `folder` and remove it."""
     subprocess.run(
-        _as_server_user([str(BIN / "pg_ctl"), "-D", str(folder / "data"), "-m", "immediate", "stop"]),
+        as_server_user([str(BIN / "pg_ctl"), "-D", str(folder / "data"), "-m", "immediate", "stop"]),
         check=False,
         capture_output=True,
     )

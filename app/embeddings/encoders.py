@@ -21,6 +21,11 @@ class ModelNotLoadable(RuntimeError):
     """A generation's model cannot be loaded here (a directory gone, a test's fake model)."""
 
 
+def query_settings(settings: Settings) -> Settings:
+    """The settings a process that encodes search texts loads its model with: MOVIEREC_QUERY_THREADS threads."""
+    return settings.model_copy(update={"torch_threads": settings.query_threads})
+
+
 class Encoders:
     """Loaded embedders keyed by the model name stored beside their vectors."""
 
