@@ -14,6 +14,7 @@ from app.db.migrate import DimensionMismatch, check_dimension, column_dimension,
 from app.embeddings.pipeline import embed_movies
 from app.search.index import INDEX_NAME, describe_index, ensure_index, ivfflat_lists, ivfflat_probes
 from app.settings import Settings
+from app.status.doctor import memory_check
 from tests.fakes import FakeEmbedder
 
 
@@ -111,6 +112,15 @@ async def test_doctor_reports_coverage_and_stale_statistics(conn: asyncpg.Connec
     assert not checks["coverage"].ok and checks["coverage"].fix == "run `movierec embed`"
     assert not checks["planner statistics"].ok
     assert checks["pgvector extension"].ok and checks["pgvector extension"].detail.startswith("version 0.8")
+    assert checks["shared buffers"].ok and checks["shared buffers"].detail.endswith("MB of vector indexes")
+
+
+def test_the_memory_check_asks_for_shared_buffers_that_hold_the_vector_indexes() -> None:
+    mib = 1024 * 1024
+    assert memory_check(1024 * mib, 331 * mib).ok  # the benchmark's server: 1 GB for the Wikipedia catalogue
+    small = memory_check(128 * mib, 331 * mib)  # PostgreSQL's default
+    assert not small.ok and small.detail == "128 MB for 331 MB of vector indexes"
+    assert "shared_buffers = '768MB'" in small.fix
 
 
 async def test_rating_stats_follow_every_write(conn: asyncpg.Connection) -> None:
