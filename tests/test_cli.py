@@ -88,7 +88,8 @@ def test_setup_loads_embeds_indexes_and_doctor_passes(database_url: str) -> None
     assert "demo catalogue: database not empty, skipped" in again.stdout and "embedded 0 " in again.stdout
     doctor = movierec(database_url, "doctor")
     assert doctor.returncode == 0, doctor.stdout
-    assert doctor.stdout.count("OK  ") == 8 and "OK   GraphiQL files: installed" in doctor.stdout
+    assert doctor.stdout.count("OK  ") == 9 and "OK   GraphiQL files: installed" in doctor.stdout
+    assert "OK   shared buffers: " in doctor.stdout  # the demo's indexes fit the default 128 MB
     assert "OK   embedding generations: active: generation 1, all-MiniLM-L6-v2 (384 dimensions)" in doctor.stdout
     # The search evaluation runs on any catalogue; queries whose films this one lacks are left out, said so.
     searched = movierec(database_url, "evaluate-search")
