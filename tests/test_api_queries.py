@@ -81,6 +81,24 @@ async def test_search_settings_stay_inside_the_transaction(demo_database_url: st
         await conn.close()
 
 
+def test_released_connections_hold_no_transaction_or_lock(api: Api) -> None:
+    """The API's pool does not reset a released connection (a round trip saved): nothing may need it."""
+    api.data('{ similarMovies(movieId: "1", limit: 5) { items { movie { title } } } }')
+    api.data('{ searchMovies(query: "a thief in dreams", limit: 5) { items { movie { title } } } }')
+    api.data("{ recommendations(limit: 5) { items { movie { title } } } }", user=1)
+    api.data('{ explainRecommendation(movieId: "2") { text } }', user=1)
+    api.data('mutation { rateMovie(movieId: "3", rating: 4.0) { rating } }', user=1)
+    held = api.sql(
+        "SELECT (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        "        AND state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()) AS open_transactions,"
+        " (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid <> pg_backend_pid()) AS advisory_locks,"
+        " (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        "        AND backend_type = 'client backend' AND pid <> pg_backend_pid()) AS connections"
+    )[0]
+    assert held["connections"] >= 1  # the API's pooled connections are there, idle
+    assert (held["open_transactions"], held["advisory_locks"]) == (0, 0)
+
+
 def test_the_api_pool_carries_the_search_settings_so_reads_are_one_statement(api: Api) -> None:
     """HNSW's settings ride on the pooled connections: no BEGIN, SET LOCAL or COMMIT around a k-NN read."""
     similar = '{ similarMovies(movieId: "1", limit: 5) { items { movie { title } } } }'

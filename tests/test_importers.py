@@ -70,6 +70,27 @@ async def test_malformed_file_stops_with_file_and_line_and_keeps_what_was_stored
     assert await conn.fetch("SELECT id, content_hash FROM movies ORDER BY id") == stored
 
 
+async def test_batches_read_ahead_are_written_in_order_up_to_a_malformed_row(
+    conn: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The next batch is parsed in a thread while one is written: every batch before the bad one is kept."""
+    import json
+
+    import app.catalogue.importers.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "BATCH_SIZE", 2)
+    films = [{"title": f"Film {n}", "year": 2000 + n, "href": f"Film_{n}", "extract": f"Film {n} is a film."}
+             for n in range(5)]  # fmt: skip
+    path = tmp_path / "five_then_broken.json"
+    path.write_text("[\n" + ",\n".join(json.dumps(f) for f in films) + ',\n{"title": \n')
+    with pytest.raises(MalformedFile, match=r"five_then_broken\.json:8"):
+        await import_file(conn, "wikipedia", path)
+    # Two full batches of two were written; the fifth film's batch never completed.
+    assert await conn.fetchval("SELECT array_agg(title ORDER BY title) FROM movies") == [f"Film {n}" for n in range(4)]
+    summary = await import_file(conn, "wikipedia", FIXTURES / "wikipedia_sample.json")  # the connection is fine
+    assert summary.inserted > 0
+
+
 def test_json_stream_counts_lines_across_chunk_boundaries(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import app.catalogue.importers.jsonstream as jsonstream
 

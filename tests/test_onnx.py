@@ -66,6 +66,17 @@ def onnx_settings(exported: Path, tmp_path: Path) -> Iterator[Path]:
     yield tmp_path / "movierec"
 
 
+def test_search_texts_are_encoded_on_the_query_threads(onnx_settings: Path) -> None:
+    from app.embeddings.encoders import query_settings
+    from app.embeddings.model import load_embedder
+
+    settings = Settings(data_dir=onnx_settings, encoder="onnx", query_threads=1)
+    api, worker = load_embedder(query_settings(settings)), load_embedder(settings)
+    assert isinstance(api, OnnxEmbedder) and isinstance(worker, OnnxEmbedder)
+    assert (api.threads, worker.threads) == (1, 0)  # the API's one thread; a thread per core for batches
+    assert np.allclose(api.encode(["a heist inside dreams"]), worker.encode(["a heist inside dreams"]), atol=1e-5)
+
+
 def test_an_api_serving_with_onnx_finds_by_meaning_and_marks_its_generation(
     database_url: str, onnx_settings: Path, model: SentenceTransformerEmbedder
 ) -> None:

@@ -65,6 +65,11 @@ class OnnxEmbedder:
         log.info("loaded %s with ONNX Runtime from %s (%d dimensions)", model, onnx_file, self._dimension)
 
     @property
+    def threads(self) -> int:
+        """ONNX Runtime's threads for one encode (0: one per core)."""
+        return int(self._session.get_session_options().intra_op_num_threads)
+
+    @property
     def model_name(self) -> str:
         """The model and the backend: vectors from another backend are another generation, never mixed."""
         return self._model_name
