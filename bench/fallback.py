@@ -26,7 +26,7 @@ from app.search.fallback import VectorFallback, nearest_in_memory
 from app.search.memory import InMemoryVectors, Matrix, rank
 from app.search.vectors import VectorSearch, session_settings
 from app.settings import Settings
-from bench.api import prepared
+from bench.catalogue import prepared
 from bench.report import ROOT, machine_facts, write_section
 
 SYNTHETIC_SIZES = (36_254, 100_000, 300_000, 1_000_000)

@@ -28,7 +28,8 @@ import httpx
 
 from app.auth import load_secret, mint_token
 from app.db.connections import connect
-from bench.api import _free_port, _start, _wait_ready, prepared
+from bench.api import _free_port, _start, _wait_ready
+from bench.catalogue import prepared
 from bench.report import ROOT, machine_facts, write_section
 
 RELIABILITY = ROOT / "docs" / "reliability.md"

@@ -20,7 +20,8 @@ from app.auth import load_secret, mint_token
 from app.db.connections import connect, resolve_database_url
 from app.queue.redis_server import resolve_redis_url
 from app.settings import Settings
-from bench.api import OPERATIONS, _free_port, _post, _start, _wait_ready, _wrk, prepared
+from bench.api import OPERATIONS, _free_port, _post, _start, _wait_ready, _wrk
+from bench.catalogue import prepared
 from bench.report import ROOT, machine_facts, write_section
 
 

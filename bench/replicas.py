@@ -21,7 +21,8 @@ from urllib.parse import urlsplit
 from app.auth import load_secret
 from app.db.connections import with_database
 from app.db.replica_server import start_replica
-from bench.api import _bodies, _free_port, _inputs, _start, _wait_ready, _wrk, prepared
+from bench.api import _bodies, _free_port, _inputs, _start, _wait_ready, _wrk
+from bench.catalogue import prepared
 from bench.report import ROOT, machine_facts, write_section
 
 OPERATIONS = ("similarMovies", "recommendations", "searchMovies")

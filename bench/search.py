@@ -32,7 +32,7 @@ from app.search.fusion import SearchMode
 from app.search.service import Search
 from app.search.vectors import VectorSearch, session_settings
 from app.settings import Settings
-from bench.api import prepared
+from bench.catalogue import prepared
 from bench.report import ROOT, SHARED_DATA, machine_facts, write_section
 
 EVALUATION = ROOT / "docs" / "evaluation.md"
@@ -188,7 +188,7 @@ def main() -> None:
                 "",
                 facts,
                 f"{results['queries']} labelled queries (app/evaluation/search_queries.json), the catalogue built by "
-                "`bench/api.py` (36,254 films, MovieLens ratings), encoder "
+                "`bench/catalogue.py` (36,254 films, MovieLens ratings), encoder "
                 f"`{settings.encoder}`. Recall@10 against each query's `need`; MRR over the top 100. "
                 "Per-query results: docs/search-results.json.",
                 "",

@@ -14,7 +14,7 @@ from typing import Any
 
 from app.db.connections import connect
 from app.evaluation.evaluate import EvaluationConfig, evaluate
-from bench.api import prepared
+from bench.catalogue import prepared
 from bench.report import ROOT
 
 SETTINGS: list[dict[str, Any]] = [

@@ -27,7 +27,8 @@ from app.db.connections import connect
 from app.embeddings.generations import active_generation
 from app.embeddings.switch import build_next_indexes, prepare_next, prune_previous, rollback, switch_to_next
 from app.settings import Settings
-from bench.api import _bodies, _free_port, _inputs, _start, _wait_ready, prepared
+from bench.api import _bodies, _free_port, _inputs, _start, _wait_ready
+from bench.catalogue import prepared
 from bench.report import ROOT, machine_facts, write_section
 
 COPY_VECTORS = """

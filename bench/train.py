@@ -24,7 +24,8 @@ import asyncpg
 
 from app.auth import load_secret, mint_token
 from app.db.connections import ensure_database, with_database
-from bench.api import OPERATIONS, _free_port, _start, _wait_ready, _wrk, prepared
+from bench.api import OPERATIONS, _free_port, _start, _wait_ready, _wrk
+from bench.catalogue import prepared
 from bench.report import ROOT, machine_facts, write_section
 
 SYNTHETIC_DB = "synthetic_train"

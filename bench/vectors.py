@@ -26,7 +26,7 @@ from app.search import vectors as sql
 from app.search.filters import NO_FILTER
 from app.search.index import ensure_index, ivfflat_lists
 from app.settings import Settings
-from bench.api import prepared
+from bench.catalogue import prepared
 from bench.report import ROOT, machine_facts, write_section
 
 PARAMS: list[Any] = [*NO_FILTER.params(), [], None]  # no filter, no exclusions, no viewer
