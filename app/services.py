@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import asyncpg
 
 from app.catalogue.service import Catalogue
-from app.db.replicas import ReadRouter, WriteMarks
+from app.db.replicas import ReadRouter
 from app.embeddings.encoders import Encoders, QueryEncoder
 from app.queue.client import JobQueue
 from app.recs.models import ModelRegistry
@@ -51,15 +51,14 @@ async def build_services(
     secret: str,
     *,
     dsn: str | None = None,
-    reads: ReadRouter | None = None,
+    reads: ReadRouter,
 ) -> Services:
     """Wire the services (without `encoders`: no model, words-only search).
 
     IVFFlat probes follow the index's lists as built; HNSW's settings ride on the pool. With `dsn`, a
     background task watches the vector index (a missing or invalid one sends k-NN reads in process).
-    `reads` routes the read-only services to replicas (default: everything on `pool`).
+    `reads` routes the read-only services to replicas (or holds only `pool`).
     """
-    reads = reads or ReadRouter(pool, [], WriteMarks(None))
     probes = 1
     async with pool.acquire() as conn:
         index = await describe_index(conn)
@@ -78,7 +77,7 @@ async def build_services(
         background.append(asyncio.ensure_future(encoder.watch(dsn)))
     return Services(
         settings=settings,
-        catalogue=Catalogue(pool, settings, secret, on_change=jobs.nudge_outbox, reads=reads),
+        catalogue=Catalogue(pool, settings, secret, reads, on_change=jobs.nudge_outbox),
         recommender=Recommender(reads, settings, vectors),
         search=Search(reads, settings, vectors, encoder),
         models=ModelRegistry(pool),

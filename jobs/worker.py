@@ -82,10 +82,8 @@ async def embed_chunk_job(ctx: dict[str, Any], run_id: int, first_id: int) -> di
         generations = await load_generations(conn)
         model = await run_model(conn, run_id)
         spec = next((g for g in generations.values() if g.model == model), None)
-        embedder = ctx["embedder"] if spec is None or spec.model == ctx["embedder"].model_name else None
-        if embedder is None:
-            assert spec is not None
-            embedder = await ctx["encoders"].load(spec)
+        # The configured model is preloaded in `encoders`; a run of another generation's model loads it.
+        embedder = ctx["embedder"] if spec is None else await ctx["encoders"].load(spec)
         outcome = await run_chunk(conn, embedder, ctx["settings"], run_id, first_id)
     if outcome.run_finished:
         log.info("shared run %d finished%s", run_id, " and switched generations" if outcome.switched else "")

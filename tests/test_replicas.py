@@ -133,3 +133,16 @@ def test_a_stopped_replica_fails_no_request(replicated_api: Api, replica: Replic
     ready = api.client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["replicas"][0]["up"] is False
     assert api.data(STATS)["stats"]["replicas"][0]["up"] is False
+
+
+async def test_a_process_keeps_a_bounded_number_of_write_marks(monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.db import replicas
+
+    monkeypatch.setattr(replicas, "MAX_LOCAL_MARKS", 3)
+    marks = replicas.WriteMarks(None)
+    for user in range(1, 6):
+        await marks.record(user, 100 + user)
+    await marks.record(3, 200)  # a new write moves its mark to the newest
+    await marks.record(6, 106)
+    kept = {user: await marks.last(user) for user in range(1, 7)}
+    assert kept == {1: None, 2: None, 3: 200, 4: None, 5: 105, 6: 106}

@@ -10,7 +10,7 @@ import asyncpg
 from app.catalogue import movies, ratings, users
 from app.catalogue.movies import MoviePage
 from app.catalogue.users import DemoSession
-from app.db.replicas import ReadRouter, WriteMarks
+from app.db.replicas import ReadRouter
 from app.search.filters import MovieFilter
 from app.settings import Settings
 
@@ -30,12 +30,12 @@ class Catalogue:
         pool: asyncpg.Pool,
         settings: Settings,
         secret: str,
+        reads: ReadRouter,
         on_change: ChangeListener = _ignore_change,
-        reads: ReadRouter | None = None,
     ) -> None:
         self._pool, self._settings, self._secret, self._on_change = pool, settings, secret, on_change
         # Reads may go to a replica; a viewer's own writes are recorded so their reads still see them.
-        self._reads = reads or ReadRouter(pool, [], WriteMarks(None))
+        self._reads = reads
 
     async def movies_by_ids(self, ids: Sequence[int]) -> list[dict[str, Any] | None]:
         """Movies in the order of `ids` (None where missing)."""

@@ -38,6 +38,9 @@ CATCH_UP_POLL_S = 0.02
 # A viewer's write matters to routing for this long; replicas far behind that are not read from anyway.
 WRITE_MARK_TTL_S = 60
 
+# Marks this process keeps for itself (the newest first to stay): a bound whatever the number of writers.
+MAX_LOCAL_MARKS = 10_000
+
 WRITTEN_LSN = "SELECT pg_current_wal_lsn()"
 REPLAYED = "SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn"
 REPLICA_STATE = """
@@ -45,7 +48,6 @@ SELECT pg_is_in_recovery() AS replica, pg_last_wal_replay_lsn() AS replayed,
        CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0.0
             ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END AS lag_s
 """
-PRIMARY_LSN = "SELECT pg_current_wal_lsn()"
 
 
 class WriteMarks:
@@ -57,7 +59,10 @@ class WriteMarks:
 
     async def record(self, user_id: int, lsn: int) -> None:
         """Remember a committed write of `user_id` at `lsn`."""
+        self._local.pop(user_id, None)  # re-inserted last: the dict stays ordered oldest write first
         self._local[user_id] = (lsn, time.monotonic())
+        while len(self._local) > MAX_LOCAL_MARKS:  # the oldest marks go; Redis still holds them for a while
+            del self._local[next(iter(self._local))]
         if self._redis is not None:
             try:
                 await self._redis.set(f"movierec:written:{user_id}", lsn, ex=WRITE_MARK_TTL_S)
@@ -174,7 +179,7 @@ class ReadRouter:
         if not self.replicas:
             return []
         async with self.primary.acquire() as conn:
-            primary_lsn = int(await conn.fetchval(PRIMARY_LSN))
+            primary_lsn = int(await conn.fetchval(WRITTEN_LSN))
         out = []
         for replica in self.replicas:
             try:

@@ -114,14 +114,7 @@ WHERE slot = 'active' AND model IS DISTINCT FROM $1 AND NOT EXISTS (SELECT 1 FRO
 
 
 def _generation(row: asyncpg.Record) -> Generation:
-    return Generation(
-        id=row["id"],
-        slot=row["slot"],
-        model=row["model"],
-        source=row["source"],
-        encoder=row["encoder"],
-        dimension=row["dimension"],
-    )
+    return Generation(**dict(row))  # the statements select exactly its fields
 
 
 async def load_generations(conn: asyncpg.Connection) -> dict[str, Generation]:

@@ -139,11 +139,7 @@ async def prepare_next(conn: asyncpg.Connection, spec: GenerationSpec) -> Genera
 
 async def drop_next(conn: asyncpg.Connection) -> Generation | None:
     """Abandon a backfill: the next slot's vectors and its generation go."""
-    async with schema_lock(conn):
-        current = (await load_generations(conn)).get("next")
-        if current is not None:
-            await _ddl(conn, drop_slot_ddl(NEXT), (FORGET_SLOT, ("next",)))
-        return current
+    return await _drop_slot(conn, NEXT)
 
 
 async def _build(conn: asyncpg.Connection, name: str, statement: str) -> None:
@@ -219,8 +215,13 @@ async def rollback(conn: asyncpg.Connection) -> SwitchOutcome:
 
 async def prune_previous(conn: asyncpg.Connection) -> Generation | None:
     """Drop the previous generation's vectors (no rollback after this)."""
+    return await _drop_slot(conn, PREVIOUS)
+
+
+async def _drop_slot(conn: asyncpg.Connection, slot: Slot) -> Generation | None:
+    """Drop a slot's vectors and forget its generation, under the schema lock; the generation it held."""
     async with schema_lock(conn):
-        previous = (await load_generations(conn)).get("previous")
-        if previous is not None:
-            await _ddl(conn, drop_slot_ddl(PREVIOUS), (FORGET_SLOT, ("previous",)))
-        return previous
+        held = (await load_generations(conn)).get(slot.name)
+        if held is not None:
+            await _ddl(conn, drop_slot_ddl(slot), (FORGET_SLOT, (slot.name,)))
+        return held

@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import numpy as np
@@ -124,6 +124,26 @@ class VectorFallback:
             self.engage(f"the vector index is {state}", "run `movierec index` (or the rebuildVectorIndex mutation)")
         elif self.cause is not None and self.cause.startswith("the vector index"):
             self.release()
+
+
+T = TypeVar("T")
+
+
+async def pgvector_or_in_process(
+    fallback: VectorFallback | None,
+    on_pgvector: Callable[[], Awaitable[T]],
+    in_process: Callable[[VectorFallback], Awaitable[T]],
+) -> T:
+    """A k-NN read by pgvector, or in process while its path is degraded or when pgvector fails under it."""
+    if fallback is not None and fallback.active:
+        return await in_process(fallback)
+    try:
+        return await on_pgvector()
+    except PGVECTOR_FAILURES as error:
+        if fallback is None:
+            raise
+        fallback.failed(error)
+        return await in_process(fallback)
 
 
 async def watch(fallback: VectorFallback, dsn: str) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import json
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import asyncpg
@@ -13,7 +14,7 @@ import asyncpg
 from app.catalogue.movies import load_movies_by_ids
 from app.embeddings.encoders import QueryEncoder
 from app.errors import MAX_OFFSET, BadUserInput, Unavailable, check_page
-from app.search.fallback import PGVECTOR_FAILURES
+from app.search.fallback import VectorFallback, pgvector_or_in_process
 from app.search.filters import NO_FILTER, MovieFilter
 from app.search.fusion import RetrieverHit, SearchHit, SearchMode, fuse, keyword_query
 from app.search.hybrid import semantic_hits, semantic_hits_in_memory, word_hits
@@ -119,32 +120,24 @@ class Search:
 
         Without pgvector, or while its path is degraded, the in-process vectors answer.
         """
-        fallback = self.vectors.fallback
-
-        async def in_process(vector: FloatArray) -> list[RetrieverHit]:
-            assert fallback is not None
-            memory = fallback.memory
-            return await semantic_hits_in_memory(
-                conn, memory, vector, pool=pool, movie_filter=movie_filter, include_thin=include_thin
-            )
-
         for attempt in range(2):
-            if fallback is not None and fallback.active:
-                return await in_process(vector)
-            try:
-                return await semantic_hits(
-                    conn,
-                    self.settings.index_metric,
-                    vector,
-                    pool=pool,
-                    movie_filter=movie_filter,
-                    include_thin=include_thin,
+
+            async def in_process(fallback: VectorFallback, vector: FloatArray = vector) -> list[RetrieverHit]:
+                return await semantic_hits_in_memory(
+                    conn, fallback.memory, vector, pool=pool, movie_filter=movie_filter, include_thin=include_thin
                 )
-            except PGVECTOR_FAILURES as error:
-                if fallback is None:
-                    raise
-                fallback.failed(error)
-                return await in_process(vector)
+
+            on_pgvector = partial(
+                semantic_hits,
+                conn,
+                self.settings.index_metric,
+                vector,
+                pool=pool,
+                movie_filter=movie_filter,
+                include_thin=include_thin,
+            )
+            try:
+                return await pgvector_or_in_process(self.vectors.fallback, on_pgvector, in_process)
             except asyncpg.DataError as error:
                 if attempt or "different vector dimensions" not in str(error) or conn.is_in_transaction():
                     raise

@@ -12,7 +12,7 @@ from pgvector import Vector
 
 from app.catalogue.movies import MOVIE_COLUMNS
 from app.recs.ranking import Candidate
-from app.search.fallback import PGVECTOR_FAILURES, VectorFallback, nearest_in_memory, nearest_many_in_memory
+from app.search.fallback import VectorFallback, nearest_in_memory, nearest_many_in_memory, pgvector_or_in_process
 from app.search.filters import NO_FILTER, MovieFilter
 from app.search.fusion import TITLE_MIN_SIMILARITY
 from app.settings import Metric, Settings
@@ -196,7 +196,19 @@ class VectorSearch:
 
         Without pgvector, or while its path is degraded, the in-process exact search answers.
         """
-        fallback = self.fallback
+        vector_sql = MOVIE_VECTOR if by_movie else VECTOR_PARAM
+        params = [query, *movie_filter.params(), list(exclude), unseen_by, limit]
+
+        async def on_pgvector() -> list[Candidate]:
+            async with self.transaction(conn):
+                rows = await conn.fetch(NEAREST[(self.metric, vector_sql, False)], *params)
+                if len(rows) < limit and (movie_filter.active or unseen_by is not None):
+                    # A very selective filter can exhaust the index scan's budget: scan exactly instead.
+                    rows = await conn.fetch(NEAREST[(self.metric, vector_sql, True)], *params)
+            candidates = [to_candidate(row, self.metric) for row in rows]
+            # IVFFlat's iterative scan returns rows in relaxed order.
+            candidates.sort(key=lambda c: (-c.similarity, c.id))
+            return candidates
 
         async def in_process(fallback: VectorFallback) -> list[Candidate]:
             target = int(query) if by_movie else query
@@ -211,25 +223,7 @@ class VectorSearch:
                 limit=limit,
             )
 
-        if fallback is not None and fallback.active:
-            return await in_process(fallback)
-        vector_sql = MOVIE_VECTOR if by_movie else VECTOR_PARAM
-        params = [query, *movie_filter.params(), list(exclude), unseen_by, limit]
-        try:
-            async with self.transaction(conn):
-                rows = await conn.fetch(NEAREST[(self.metric, vector_sql, False)], *params)
-                if len(rows) < limit and (movie_filter.active or unseen_by is not None):
-                    # A very selective filter can exhaust the index scan's budget: scan exactly instead.
-                    rows = await conn.fetch(NEAREST[(self.metric, vector_sql, True)], *params)
-        except PGVECTOR_FAILURES as error:
-            if fallback is None:
-                raise
-            fallback.failed(error)
-            return await in_process(fallback)
-        candidates = [to_candidate(row, self.metric) for row in rows]
-        # IVFFlat's iterative scan returns rows in relaxed order.
-        candidates.sort(key=lambda c: (-c.similarity, c.id))
-        return candidates
+        return await pgvector_or_in_process(self.fallback, on_pgvector, in_process)
 
     async def nearest_many(
         self,
@@ -245,31 +239,28 @@ class VectorSearch:
         """k-NN for several query vectors in one round trip; with `unseen_by_key`, keys are user ids."""
         if not keys:
             return {}
-        if self.fallback is not None and self.fallback.active:
-            return await nearest_many_in_memory(
-                conn, self.fallback, self.settings, keys, vectors, movie_filter, exclude, unseen_by_key, limit
-            )
-        # An array of vectors travels as pgvector Vector objects (the codec's array form).
-        arrays = [Vector(np.asarray(v, dtype=np.float32)) for v in vectors]
-        params = [list(keys), arrays, *movie_filter.params(), list(exclude), unseen_by_key, limit]
-        try:
+
+        async def on_pgvector() -> dict[int, list[Candidate]]:
+            # An array of vectors travels as pgvector Vector objects (the codec's array form).
+            arrays = [Vector(np.asarray(v, dtype=np.float32)) for v in vectors]
+            params = [list(keys), arrays, *movie_filter.params(), list(exclude), unseen_by_key, limit]
             async with self.transaction(conn):
                 rows = await conn.fetch(NEAREST_MANY[self.metric], *params)
-        except PGVECTOR_FAILURES as error:
-            if self.fallback is None:
-                raise
-            self.fallback.failed(error)
+            grouped: dict[int, list[Candidate]] = {key: [] for key in keys}
+            for row in rows:
+                record = dict(row)
+                key = record.pop("key")
+                grouped[key].append(to_candidate(record, self.metric))
+            for candidates in grouped.values():
+                candidates.sort(key=lambda c: (-c.similarity, c.id))
+            return grouped
+
+        async def in_process(fallback: VectorFallback) -> dict[int, list[Candidate]]:
             return await nearest_many_in_memory(
-                conn, self.fallback, self.settings, keys, vectors, movie_filter, exclude, unseen_by_key, limit
+                conn, fallback, self.settings, keys, vectors, movie_filter, exclude, unseen_by_key, limit
             )
-        grouped: dict[int, list[Candidate]] = {key: [] for key in keys}
-        for row in rows:
-            record = dict(row)
-            key = record.pop("key")
-            grouped[key].append(to_candidate(record, self.metric))
-        for candidates in grouped.values():
-            candidates.sort(key=lambda c: (-c.similarity, c.id))
-        return grouped
+
+        return await pgvector_or_in_process(self.fallback, on_pgvector, in_process)
 
     async def popular(
         self,
