@@ -34,26 +34,23 @@ FROM movies
 # A reload re-reads only the films written since the last one, less this overlap: a batch committed
 # just after the version was read carries its transaction's start time, which is seconds earlier.
 OVERLAP = timedelta(minutes=1)
-# array_send / vector_send: one bytea per row, parsed into the matrix by numpy.
-FILM_VECTORS = {
-    True: "SELECT id, vector_send(embedding) AS data FROM movies WHERE embedding IS NOT NULL ORDER BY id",
-    False: "SELECT id, array_send(embedding::real[]) AS data FROM movies WHERE embedding IS NOT NULL ORDER BY id",
-}
-_PASSAGES = "SELECT movie_id AS id, {send} AS data FROM movie_passages ORDER BY movie_id, ordinal"
-PASSAGE_VECTORS = {
-    True: _PASSAGES.format(send="vector_send(embedding)"),
-    False: _PASSAGES.format(send="array_send(embedding::real[])"),
-}
-_FILMS_SINCE = "SELECT id, {send} AS data FROM movies WHERE embedding IS NOT NULL AND embedded_at > $1 ORDER BY id"
-FILM_VECTORS_SINCE = {
-    True: _FILMS_SINCE.format(send="vector_send(embedding)"),
-    False: _FILMS_SINCE.format(send="array_send(embedding::real[])"),
-}
-_PASSAGES_OF = "SELECT movie_id AS id, {send} AS data FROM movie_passages WHERE movie_id = ANY($1::bigint[])"
-PASSAGE_VECTORS_OF = {
-    True: _PASSAGES_OF.format(send="vector_send(embedding)"),
-    False: _PASSAGES_OF.format(send="array_send(embedding::real[])"),
-}
+# array_send / vector_send: one bytea per row, parsed into the matrix by numpy. Each statement comes in
+# a pgvector form (True) and a portable one (False).
+_SEND = {True: "vector_send(embedding)", False: "array_send(embedding::real[])"}
+
+
+def _both_kinds(template: str) -> dict[bool, str]:
+    return {pgvector: template.format(send=send) for pgvector, send in _SEND.items()}
+
+
+FILM_VECTORS = _both_kinds("SELECT id, {send} AS data FROM movies WHERE embedding IS NOT NULL ORDER BY id")
+PASSAGE_VECTORS = _both_kinds("SELECT movie_id AS id, {send} AS data FROM movie_passages ORDER BY movie_id, ordinal")
+FILM_VECTORS_SINCE = _both_kinds(
+    "SELECT id, {send} AS data FROM movies WHERE embedding IS NOT NULL AND embedded_at > $1 ORDER BY id"
+)
+PASSAGE_VECTORS_OF = _both_kinds(
+    "SELECT movie_id AS id, {send} AS data FROM movie_passages WHERE movie_id = ANY($1::bigint[])"
+)
 # A one-dimensional real[] in binary: ndim, has-nulls, element type, length, lower bound, then
 # (length, value) per element; pgvector's: dimension and an unused int16, then the values.
 _ARRAY_HEADER = 20
