@@ -9,13 +9,17 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from arq import create_pool
 from arq.connections import RedisSettings
+from asyncpg import connect
 
 from app.embeddings.chunks import split
 from tests.api_support import Api
@@ -29,12 +33,18 @@ def test_split_makes_consecutive_chunks_that_cover_every_id() -> None:
     assert split([], 10) == []
 
 
-# The chunks a worker process holds right now (each under a two-key advisory lock: run id, first id).
-HELD_CHUNKS = """
-SELECT l.classid::bigint AS run_id, l.objid::bigint AS first_id
-FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-WHERE l.locktype = 'advisory' AND l.objsubid = 2 AND l.granted AND a.application_name = $1
+# The worker process holding the chunk that holds a movie (a chunk's lock has two keys: run id, first id).
+HELD_CHUNK = """
+SELECT c.first_id, a.application_name AS holder
+FROM embedding_run_chunks c
+JOIN pg_locks l ON l.locktype = 'advisory' AND l.objsubid = 2 AND l.granted
+    AND l.classid::bigint = c.run_id AND l.objid::bigint = c.first_id
+JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE c.run_id = $1 AND $2 BETWEEN c.first_id AND c.last_id AND a.application_name = ANY($3::text[])
 """
+
+
+TERMINATE_SESSIONS = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1"
 
 
 def _worker(database_url: str, redis_url: str, data_dir: Path) -> subprocess.Popen[bytes]:
@@ -65,25 +75,60 @@ def _wait(api: Api, query: str, ready: Any, seconds: float, *args: Any) -> Any:
         time.sleep(0.25)
 
 
+@contextmanager
+def _row_locked(database_url: str, movie_id: int) -> Iterator[None]:
+    """Hold a row lock on one movie (an open transaction on a connection of its own) until the block ends."""
+    locked, release = threading.Event(), threading.Event()
+
+    async def hold() -> None:
+        conn = await connect(database_url)
+        try:
+            async with conn.transaction():
+                await conn.execute("SELECT id FROM movies WHERE id = $1 FOR UPDATE", movie_id)
+                locked.set()
+                await asyncio.to_thread(release.wait)
+        finally:
+            await conn.close()
+
+    holder = threading.Thread(target=asyncio.run, args=(hold(),), daemon=True)
+    holder.start()
+    assert locked.wait(30), "could not lock the movie row"
+    try:
+        yield
+    finally:
+        release.set()
+        holder.join(30)
+
+
 def test_two_worker_processes_share_a_full_refresh_and_survive_one_dying(
     api: Api, redis_url: str, tmp_path: Path
 ) -> None:
     started = api.sql("SELECT now() AS at")[0]["at"]
+    last_movie = api.sql("SELECT max(id) FROM movies")[0][0]
     workers = [_worker(api.database_url, redis_url, tmp_path / f"w{i}") for i in range(2)]
+    names = [f"movierec-worker:{worker.pid}" for worker in workers]
     try:
+        # The last movie's row stays locked, so the worker that takes the last chunk blocks while writing
+        # it, holding that chunk: the test kills it there, whatever the two workers' speeds.
+        with _row_locked(api.database_url, last_movie):
 
-        async def enqueue() -> None:
-            pool = await create_pool(RedisSettings.from_dsn(redis_url))
-            await pool.enqueue_job("refresh_embeddings", full=True, trigger="shared-test", _job_id="shared-test")
-            await pool.aclose()
+            async def enqueue() -> None:
+                pool = await create_pool(RedisSettings.from_dsn(redis_url))
+                await pool.enqueue_job("refresh_embeddings", full=True, trigger="shared-test", _job_id="shared-test")
+                await pool.aclose()
 
-        asyncio.run(enqueue())
-        run = _wait(api, "SELECT id, chunks FROM embedding_runs WHERE trigger = 'shared-test'", bool, 90)[0]
-        assert run["chunks"] == 11  # 206 movies in chunks of 20
-        # Once both have embedded a chunk, kill the first while it holds another: that chunk is orphaned.
-        _wait(api, "SELECT count(DISTINCT worker) FROM embedding_run_chunks WHERE done", lambda r: r[0][0] >= 2, 90)
-        held = _wait(api, HELD_CHUNKS, bool, 60, f"movierec-worker:{workers[0].pid}")[0]
-        workers[0].send_signal(signal.SIGKILL)
+            asyncio.run(enqueue())
+            run = _wait(api, "SELECT id, chunks FROM embedding_runs WHERE trigger = 'shared-test'", bool, 90)[0]
+            assert run["chunks"] == 11  # 206 movies in chunks of 20
+            held = _wait(api, HELD_CHUNK, bool, 90, run["id"], last_movie, names)[0]
+            # Both have embedded a chunk; the holder of the blocked one is the worker to kill.
+            _wait(api, "SELECT count(DISTINCT worker) FROM embedding_run_chunks WHERE done", lambda r: r[0][0] >= 2, 90)
+            dying, survivor = (0, 1) if held["holder"] == names[0] else (1, 0)
+            workers[dying].send_signal(signal.SIGKILL)
+            workers[dying].wait(30)
+            # A backend waiting on a lock notices its client's death only when it next reads; end it as the
+            # server would once the connection is found gone (its open transaction rolls back).
+            api.sql(TERMINATE_SESSIONS, held["holder"])
         finished = _wait(
             api,
             "SELECT status, embedded, chunks_done, chunks FROM embedding_runs WHERE id = $1",
@@ -93,7 +138,8 @@ def test_two_worker_processes_share_a_full_refresh_and_survive_one_dying(
         )[0]
     finally:
         for worker in workers:
-            worker.send_signal(signal.SIGTERM)
+            if worker.poll() is None:
+                worker.send_signal(signal.SIGTERM)
         for worker in workers:
             try:
                 worker.wait(timeout=30)
@@ -103,8 +149,10 @@ def test_two_worker_processes_share_a_full_refresh_and_survive_one_dying(
     chunks = api.sql("SELECT sum(embedded) AS embedded, count(DISTINCT worker) AS workers FROM embedding_run_chunks")[0]
     assert chunks["workers"] >= 2
     # arq delivered the orphaned chunk again once its time limit passed, and the other worker did it.
-    orphan = api.sql("SELECT done, worker FROM embedding_run_chunks WHERE run_id = $1 AND first_id = $2", *held)[0]
-    assert orphan["done"] and orphan["worker"].endswith(f":{workers[1].pid}")
+    orphan = api.sql(
+        "SELECT done, worker FROM embedding_run_chunks WHERE run_id = $1 AND first_id = $2", run["id"], held["first_id"]
+    )[0]
+    assert orphan["done"] and orphan["worker"].endswith(f":{workers[survivor].pid}")
     # Every movie embedded once by the run: batches count into the run as they commit, so a chunk the
     # killed worker had half done counts its committed half there, and its second delivery (arq's, after
     # the time limit) embeds and records only the rest in the chunk's row.
