@@ -85,6 +85,10 @@ class Settings(BaseSettings):
     # encodes it almost as fast, and leaves the other cores to PostgreSQL (whose word search runs
     # meanwhile) and to concurrent requests. 0: one per core.
     query_threads: int = Field(default=1, ge=0)
+    # Search texts that arrive while one is encoding are encoded together, at most this many per model
+    # call (app/embeddings/batching.py), and at most `query_parallel` such calls at once.
+    query_batch: int = Field(default=16, ge=1, le=256)
+    query_parallel: int = Field(default=1, ge=1, le=64)
 
     # Background jobs: when the worker refreshes embeddings (cron, UTC), movies per committed batch.
     refresh_cron: str = "0 4 * * *"

@@ -180,9 +180,11 @@ def main() -> None:
     movies, users, recall = asyncio.run(_inputs(settings, args.seed))
     secret = load_secret(settings)
     env = {**os.environ, "MOVIEREC_DATA_DIR": str(data_dir), "DATABASE_URL": dsn, "HF_HUB_OFFLINE": "1"}
-    api_port, raw_port = _free_port(), _free_port()
+    api_port, raw_port, alone_port = _free_port(), _free_port(), _free_port()
     servers = [
         _start([sys.executable, "-m", "app", "serve", "--port", str(api_port)], env),
+        # The same API encoding every search text on its own (no batching), interleaved with the rest.
+        _start([sys.executable, "-m", "app", "serve", "--port", str(alone_port)], {**env, **UNBATCHED_ENV}),
         _start(
             [sys.executable, "-m", "uvicorn", "bench.raw_app:app", "--port", str(raw_port), "--log-level", "warning"],
             env,
@@ -192,6 +194,7 @@ def main() -> None:
     results: dict[tuple[str, int], dict[str, float]] = {}
     try:
         _wait_ready(api_port, "/readyz")
+        _wait_ready(alone_port, "/readyz")
         _wait_ready(raw_port, "/")  # any answer (a 404) means it is up
         raw_bodies = [json.dumps({"movieId": m, "limit": 10}) for m in rng.sample(movies, 200)]
         workloads = {op: _bodies(op, movies, users, secret, rng) for op in args.ops.split(",")}
@@ -205,6 +208,8 @@ def main() -> None:
             TRANSACTIONAL: (raw_port, "/similar", raw_bodies, raw),
             **{op: (api_port, "/graphql", bodies, auths) for op, (bodies, auths) in workloads.items()},
         }
+        if "searchMovies" in workloads:
+            cells[UNBATCHED] = (alone_port, "/graphql", *workloads["searchMovies"])
         for clients in (int(c) for c in args.clients.split(",")):
             # Every cell once per round, rounds one after another: a drift of the machine's speed
             # reaches every cell alike, and each figure is the median over the rounds.
@@ -268,6 +273,8 @@ def _rss_mib(server: subprocess.Popen[bytes]) -> float:
     return _rss_pid(server.pid)
 
 
+UNBATCHED = "searchMovies, each text encoded alone (before batching)"
+UNBATCHED_ENV = {"MOVIEREC_QUERY_BATCH": "1", "MOVIEREC_QUERY_PARALLEL": "64"}
 BASELINE = "raw route, one statement (baseline)"
 BARE = "raw route, one statement, no reset on release"
 TRANSACTIONAL = "raw route, BEGIN + SET LOCAL + COMMIT"
@@ -300,7 +307,9 @@ def _report(
         "connection that carries the search settings; a second raw row uses a pool that does not reset a "
         "released connection, as the API's pool does not (one round trip less per request); the third wraps the "
         "statement in BEGIN + SET LOCAL and COMMIT, as the API did before. "
-        "Measured in the same run; searchMovies is also measured with the ONNX encoders (a server each).",
+        "Measured in the same run; searchMovies is also measured with the ONNX encoders (a server each), and, "
+        "interleaved with the rest, on a second API process that encodes every search text alone "
+        "(`MOVIEREC_QUERY_BATCH=1`), as before texts arriving together were batched.",
         "",
         f"Recall@10 of the indexed similar-movies query against an exact scan (200 random movies): **{recall:.3f}**.",
         "",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from app.db.connections import create_pool
@@ -13,6 +15,7 @@ from app.search.fusion import SearchMode
 from app.search.service import Search
 from app.search.vectors import VectorSearch, session_settings
 from app.settings import Settings
+from app.vectors import FloatArray
 from tests.api_support import Api
 
 SEARCH = """query($q: String!, $mode: SearchMode! = HYBRID, $limit: Int! = 10, $offset: Int! = 0,
@@ -22,6 +25,26 @@ SEARCH = """query($q: String!, $mode: SearchMode! = HYBRID, $limit: Int! = 10, $
     items { rank score similarity matchedBy exactTitle movie { id title year genres hasOverview } }
   }
 }"""
+
+
+@dataclass
+class CountingEmbedder:
+    """The real model, counting its calls."""
+
+    model: SentenceTransformerEmbedder
+    calls: list[int] = field(default_factory=list)
+
+    @property
+    def model_name(self) -> str:
+        return self.model.model_name
+
+    @property
+    def dimension(self) -> int:
+        return self.model.dimension
+
+    def encode(self, texts: Sequence[str]) -> FloatArray:
+        self.calls.append(len(texts))
+        return self.model.encode(texts)
 
 
 def search(api: Api, text: str, **variables: Any) -> dict[str, Any]:
@@ -203,3 +226,26 @@ def test_the_search_evaluation_measures_what_the_api_serves(api: Api, model: Sen
     assert results["queries"] == 3 and results["unlabelled"] == ["Not In This Catalogue"]
     assert results["HYBRID"]["classes"]["all"]["recall_at_10"] == 1.0
     assert page == [int(i["movie"]["id"]) for i in search(api, "Christopher Nolan")["items"]]
+
+
+def test_searches_at_the_same_time_share_model_calls_and_answer_as_one_alone_would(
+    api: Api, model: SentenceTransformerEmbedder
+) -> None:
+    texts = ["a thief who plants an idea inside dreams", "Christopher Nolan", "Incepton", "space", "a robot in love"]
+
+    async def together() -> tuple[list[list[int]], int]:
+        settings = Settings(database_url=api.database_url)
+        pool = await create_pool(api.database_url, min_size=5, max_size=5, server_settings=session_settings(settings))
+        try:
+            counted = CountingEmbedder(model)
+            encoder = QueryEncoder(pool, Encoders(settings, counted))
+            service = Search(pool, settings, VectorSearch(settings, settings_on_connection=True), encoder)
+            await encoder.current()  # the generation read once, before the searches start together
+            pages = await asyncio.gather(*(service.search(text) for text in texts))
+            return [[r.hit.movie_id for r in page.results] for page in pages], len(counted.calls)
+        finally:
+            await pool.close()
+
+    pages, calls = asyncio.run(together())
+    assert calls < len(texts)  # the texts that came while one encoded were encoded together
+    assert pages == [[int(i["movie"]["id"]) for i in search(api, text)["items"]] for text in texts]

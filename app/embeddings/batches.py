@@ -140,6 +140,12 @@ class Batches:
             if encoded is not None
             for ordinal, vector in enumerate([encoded.film, *encoded.passages])
         ]
+        failed = len(rows) - len(records)
+        title_only = sum(
+            1 for row, v in zip(rows, vectors, strict=True) if v is not None and content_from_row(row).title_only
+        )
+        # The run's counts commit with the vectors: a process killed between the two would leave films
+        # embedded that no run counts (a redelivered chunk finds them current and counts nothing).
         async with self.conn.transaction():
             await self.conn.copy_records_to_table(STAGING_TABLE, records=records, columns=STAGING_COLUMNS)
             await self.conn.copy_records_to_table(
@@ -147,14 +153,10 @@ class Batches:
             )
             await self.conn.execute(self.statements.apply_staging, self.embedder.model_name)
             await self.conn.execute(self.statements.apply_passage_staging)
-        failed = len(rows) - len(records)
-        title_only = sum(
-            1 for row, v in zip(rows, vectors, strict=True) if v is not None and content_from_row(row).title_only
-        )
+            await self.conn.execute(ADD_RUN_COUNTS, self.result.run_id, len(records), failed, title_only)
         self.result.embedded += len(records)
         self.result.failed += failed
         self.result.title_only += title_only
-        await self.conn.execute(ADD_RUN_COUNTS, self.result.run_id, len(records), failed, title_only)
 
 
 async def create_staging(conn: asyncpg.Connection, embedder: Embedder) -> None:

@@ -10,9 +10,11 @@ import time
 import asyncpg
 
 from app.db.connections import every
+from app.embeddings.batching import QueryBatcher
 from app.embeddings.generations import Generation, GenerationSpec, load_generations
 from app.embeddings.model import Embedder, load_embedder
 from app.settings import Settings
+from app.vectors import FloatArray
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,7 @@ class QueryEncoder:
 
     def __init__(self, pool: asyncpg.Pool, encoders: Encoders, *, enabled: bool = True) -> None:
         self.pool, self.encoders, self.enabled = pool, encoders, enabled
+        self._batchers: dict[str, QueryBatcher] = {}
         self.active: Generation | None = None
         self._checked = 0.0
         self._preloading: dict[str, asyncio.Task[None]] = {}
@@ -96,6 +99,15 @@ class QueryEncoder:
         except ModelNotLoadable as error:
             log.warning("%s: semantic search is off until it loads", error)
             return None
+
+    async def encode(self, embedder: Embedder, text: str) -> FloatArray:
+        """One search text's vector, batched with the texts other requests are encoding meanwhile."""
+        batcher = self._batchers.get(embedder.model_name)
+        if batcher is None or batcher.embedder is not embedder:
+            settings = self.encoders.settings
+            batcher = QueryBatcher(embedder, max_batch=settings.query_batch, parallel=settings.query_parallel)
+            self._batchers[embedder.model_name] = batcher
+        return await batcher.encode(text)
 
     async def follow(self, conn: asyncpg.Connection) -> None:
         """Read the generations: a switched one is used from now on, a coming one's model preloaded."""

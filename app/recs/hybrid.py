@@ -67,10 +67,12 @@ collab AS MATERIALIZED (
 best AS (SELECT user_id, max(liked) AS top FROM collab GROUP BY user_id),
 counts AS (SELECT user_id, count(*) AS rated FROM rated GROUP BY user_id),
 {{top_collab}}
+-- A film's collaborative score rides along from top_collab: a popular film the model also reached is
+-- there too (popular films join only when top_collab holds all the user's films that pass the filter).
 picked AS (
-    SELECT user_id, id, true AS top FROM top_collab
+    SELECT user_id, id, true AS top, score FROM top_collab
     -- The model's popular films, for users it offers fewer than a full pool (cold starts among them).
-    UNION SELECT u.id, p.id, false FROM unnest($1::bigint[]) AS u(id), model, unnest(model.popular_ids) AS p(id)
+    UNION ALL SELECT u.id, p.id, false, 0 FROM unnest($1::bigint[]) AS u(id), model, unnest(model.popular_ids) AS p(id)
     WHERE (SELECT count(*) FROM top_collab t WHERE t.user_id = u.id) < ${_POOL}
 )
 -- One row per candidate, and one with empty movie columns for a user with none (the summary still counts).
@@ -81,7 +83,7 @@ LEFT JOIN best b ON b.user_id = u.id
 LEFT JOIN counts n ON n.user_id = u.id
 LEFT JOIN profile pr ON pr.user_id = u.id
 LEFT JOIN LATERAL (
-    SELECT m.*, coalesce(c.score, 0) AS collaborative, bool_or(p.top) OVER (PARTITION BY p.id) AS top
+    SELECT m.*, max(p.score) OVER (PARTITION BY p.id) AS collaborative, bool_or(p.top) OVER (PARTITION BY p.id) AS top
     FROM picked p
     CROSS JOIN LATERAL (
         SELECT {MOVIE_COLUMNS}, coalesce(1 - (m.embedding <=> pr.direction), 0) AS similarity,
@@ -90,7 +92,6 @@ LEFT JOIN LATERAL (
         WHERE m.id = p.id AND m.embedding IS NOT NULL AND {MovieFilter.clause(_F)}
         OFFSET 0
     ) m
-    LEFT JOIN collab c ON c.user_id = p.user_id AND c.id = p.id
     WHERE p.user_id = u.id AND NOT EXISTS (SELECT 1 FROM rated s WHERE s.user_id = u.id AND s.movie_id = p.id)
 ) x ON true
 """
@@ -98,8 +99,8 @@ LEFT JOIN LATERAL (
 # The model's best films for each user; a filter is applied while ranking them, so a filtered list
 # still gets `pool` of them, and skipped (no look-up per film) when there is none.
 _TOP = """top_collab AS (
-    SELECT user_id, id FROM (
-        SELECT c.user_id, c.id, row_number() OVER (PARTITION BY c.user_id ORDER BY c.score DESC, c.id) AS k
+    SELECT user_id, id, score FROM (
+        SELECT c.user_id, c.id, c.score, row_number() OVER (PARTITION BY c.user_id ORDER BY c.score DESC, c.id) AS k
         FROM collab c {join}
     ) ranked
     WHERE k <= ${pool}

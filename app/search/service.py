@@ -88,7 +88,7 @@ class Search:
         if mode is SearchMode.SEMANTIC and not semantic:
             raise Unavailable("semantic search needs the embedding model, which is not loaded")
         # The text is encoded in a thread while the word retrievers run: neither waits for the other.
-        encoding = asyncio.ensure_future(asyncio.to_thread(embedder.encode, [query])) if embedder else None
+        encoding = asyncio.ensure_future(self.encoder.encode(embedder, query)) if embedder else None
         pool = pool_for(offset, limit)
         try:
             async with self.pool.acquire() as conn:
@@ -97,7 +97,7 @@ class Search:
                     if mode is not SearchMode.SEMANTIC:
                         hits += await word_hits(conn, query, keyword_query(query), pool=pool, movie_filter=movie_filter)
                     if encoding is not None:
-                        hits += await self._meaning(conn, query, (await encoding)[0], pool, movie_filter, include_thin)
+                        hits += await self._meaning(conn, query, await encoding, pool, movie_filter, include_thin)
                 fused = fuse(hits)
                 page = fused[offset : offset + limit]
                 movies = await load_movies_by_ids(conn, [h.movie_id for h in page])
@@ -144,7 +144,7 @@ class Search:
                 embedder = await self.encoder.current(force=True)
                 if embedder is None:
                     return []
-                vector = (await asyncio.to_thread(embedder.encode, [query]))[0]
+                vector = await self.encoder.encode(embedder, query)
         return []
 
 
