@@ -148,10 +148,11 @@ async def test_no_held_out_rating_reaches_the_models_or_the_popularity_counts(
 
 
 async def test_the_collaborative_scores_served_equal_those_evaluate_measures(demo_database_url: str) -> None:
-    """The SQL aggregate over the published model and evaluate's sparse product give the same numbers."""
+    """The API's sums over the published model and evaluate's sparse product give the same numbers."""
     from app.evaluation.evaluate import load_data, profile_of
     from app.evaluation.models import fit_and_score
     from app.recs.hybrid import load_hybrid_pools
+    from app.recs.scoring import ServedModels
     from app.recs.training import train_recommender
     from app.search.filters import NO_FILTER
 
@@ -161,7 +162,7 @@ async def test_the_collaborative_scores_served_equal_those_evaluate_measures(dem
         await train_recommender(conn, settings)
         data = await load_data(conn)
         users = sorted(data.ratings)[:8]
-        served = await load_hybrid_pools(conn, settings, users, NO_FILTER, 50)
+        served = await load_hybrid_pools(conn, settings, users, NO_FILTER, 50, models=ServedModels())
     finally:
         await conn.close()
     every = [(u, m, r) for u, ratings in data.ratings.items() for m, r in ratings]

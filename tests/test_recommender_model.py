@@ -9,6 +9,7 @@ import asyncpg
 import pytest
 
 from app.db.connections import connect
+from app.recs.scoring import MODEL_WEIGHTS
 from app.recs.training import TRAIN_LOCK_KEY, TooFewRatings, TrainingBusy, TrainingResult, train_recommender
 from app.settings import Settings
 from tests.api_support import Api
@@ -181,14 +182,35 @@ def test_round_trips_stay_bounded_with_a_model(api: Api) -> None:
     train(api)
     fan = synthetic_user(api, 0)
     recommend_query = "{ recommendations(limit: %d) { items { movie { title } } } }"
-    # The model offers a full pool: one query. At 60 (a pool of 300 in a 206-film catalogue) it does
-    # not, and the profile and the content k-NN join in.
-    assert api.count_queries(recommend_query % 5, user=fan) == 1
+    # The process reads a model's weights once, on its first list after the model is published.
+    api.queries.clear()
+    for user in (fan, 1, fan):
+        api.data(recommend_query % 5, user=user)
+    assert api.queries.count(MODEL_WEIGHTS) == 1
+    # The model offers a full pool: the ratings (scored in process) and the candidates. At 60 (a pool of
+    # 300 in a 206-film catalogue) it does not, and the profile and the content k-NN join in.
+    assert api.count_queries(recommend_query % 5, user=fan) == 2
     assert api.count_queries(recommend_query % 60, user=fan) <= 6
     batch = "{ recommendationsForUsers(userIds: [%s], limit: 10) { items { movie { title } } } }"
     one = api.count_queries(batch % f'"{fan}"', user=9, admin=True)
     many = api.count_queries(batch % ", ".join(f'"{u}"' for u in (1, 2, 3, 4, 5, fan)), user=9, admin=True)
     assert one <= many <= 7
+
+
+def test_a_running_api_serves_a_newly_published_model_at_once(api: Api) -> None:
+    seed(api)
+    first = train(api)
+    fan = synthetic_user(api, 0)
+    before = recommend(api, fan)
+    # One weight per movie instead of 100: the fan's scores change, and the list with them, only if the
+    # API adds up the new weights rather than the ones it holds in memory.
+    second = train(api, train_neighbours=1)
+    assert second.model_id != first.model_id
+    api.queries.clear()
+    after = recommend(api, fan)
+    assert api.queries.count(MODEL_WEIGHTS) == 1
+    assert [i["score"] for i in after["items"]] != [i["score"] for i in before["items"]]
+    assert recommend(api, fan) == after  # read once, then served from memory
 
 
 def test_films_nobody_rated_reach_a_hybrid_list_through_content(api: Api) -> None:

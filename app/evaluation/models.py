@@ -1,6 +1,6 @@
 """The collaborative models inside an evaluation: trained on the training ratings only, scored in bulk.
 
-Scores are the same sums the API's SQL aggregate computes (sum over rated movies of x(rating) * weight),
+Scores are the same sums the API computes at request time (app/recs/scoring.py) (sum over rated movies of x(rating) * weight),
 done as one sparse product for every evaluated user at once.
 """
 

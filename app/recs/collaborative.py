@@ -3,7 +3,8 @@
 EASE learns a movie x movie weight matrix B with a zero diagonal from the user x movie matrix X:
 B = I - P / diag(P), P = (X^T X + l2 I)^-1. A user's score for movie j is sum_i x_ui B_ij over the
 movies i they rated, so only each movie's strongest weights need keeping (`neighbours`), and the
-score is one SQL aggregate at request time: no per-user training, a rating counts the moment it is made.
+score is a sparse sum at request time (app/recs/scoring.py): no per-user training, a rating counts the
+moment it is made.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ class ItemWeights:
         )
 
 
-# What a rating tells the model (the SQL aggregate at request time reads the same three values).
+# What a rating tells the model (the request-time sum in app/recs/scoring.py uses the same three values).
 LIKED = 1.0  # rated at or above the like threshold
 WATCHED = 0.6  # rated in between: seen, not loved
 DISLIKED = -0.5  # rated below `dislike_below`: films like it are pushed down
@@ -149,7 +150,7 @@ def score_user(
     like_threshold: float,
     dislike_below: float,
 ) -> dict[int, float]:
-    """sum_i x_ui * w_ij over the user's rated movies i: what the SQL aggregate computes, for evaluation."""
+    """sum_i x_ui * w_ij over the user's rated movies i: what the API sums per request, as a reference."""
     scores: dict[int, float] = {}
     for movie, rating in rated.items():
         x = interaction(rating, like_threshold, dislike_below)

@@ -1,6 +1,7 @@
-"""The hybrid's candidates in one query: the model's best films for each user with their exact
-"people who liked what you liked" scores, the model's popular films, and each film's similarity to the
-user's taste profile, so most personal lists need no other query."""
+"""The hybrid's candidates: the model's best films for each user with their exact "people who liked what
+you liked" scores (summed in process from the users' ratings, app/recs/scoring.py), the model's popular
+films, and each film's similarity to the user's taste profile, in one statement after the ratings, so
+most personal lists need no other query."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ import asyncpg
 import numpy as np
 
 from app.catalogue.movies import MOVIE_COLUMNS
-from app.recs.collaborative import DISLIKED, LIKED, WATCHED
 from app.recs.ranking import Candidate
+from app.recs.scoring import Reached, ServedModels, load_ratings_and_model, reach
 from app.search.filters import MovieFilter
 from app.settings import Settings
 from app.vectors import as_array
@@ -23,18 +24,13 @@ NO_VECTOR = np.empty(0, dtype=np.float32)  # a candidate loaded without its vect
 _F = 7  # the filter's first parameter
 _POOL = _F + MovieFilter.PARAMETERS
 _VECTORS = _POOL + 1
-# $1 users, $2 like threshold, $3 dislike-below, $4-$6 the LIKED/WATCHED/DISLIKED values, then the
-# filter, the collaborative pool size, and whether the films' vectors come back (only diversity needs
-# them: 40 vectors are most of the bytes a request reads).
+# $1 users, $2 like threshold, $3 the serving model, $4-$6 the films the model reaches for each user
+# and their scores (summed in the API process, app/recs/scoring.py: without a filter only each user's
+# best `pool`), then the filter, the pool size, and whether the films' vectors come back (only
+# diversity needs them: 40 vectors are most of the bytes a request reads).
 _HYBRID = f"""
-WITH model AS MATERIALIZED (
-    SELECT m.id, m.popular_ids FROM recommender_state s JOIN recommender_models m ON m.id = s.active_model_id
-),
-rated AS MATERIALIZED (
-    SELECT user_id, movie_id, rating,
-           CASE WHEN rating < $3 THEN $6::float8 WHEN rating >= $2 THEN $4::float8 ELSE $5::float8 END AS x
-    FROM ratings WHERE user_id = ANY($1::bigint[])
-),
+WITH model AS MATERIALIZED (SELECT m.id, m.popular_ids FROM recommender_models m WHERE m.id = $3),
+rated AS MATERIALIZED (SELECT user_id, movie_id, rating FROM ratings WHERE user_id = ANY($1::bigint[])),
 -- The taste profile's direction, sum(rating * vector) over liked films (app.recs.ranking.taste_profile):
 -- pgvector sums vectors but has no scalar product, so the liked films are summed per rating and each
 -- such sum is added 2 x rating times (ratings are half steps); cosine similarity ignores the factor 2.
@@ -48,23 +44,11 @@ profile AS (
     ) g CROSS JOIN LATERAL generate_series(1, (g.rating * 2)::int)
     GROUP BY g.user_id
 ),
--- Index-only look-ups of each rated film's neighbours, summed; films the user rated are dropped after
--- summing, when there are far fewer rows.
-reached AS (
-    SELECT r.user_id, n.neighbor_id AS id, sum(n.weight * r.x) AS score, sum(n.weight * greatest(r.x, 0)) AS liked
-    FROM rated r
-    CROSS JOIN LATERAL (
-        SELECT neighbor_id, weight FROM movie_neighbors
-        WHERE model_id = (SELECT id FROM model) AND movie_id = r.movie_id
-        OFFSET 0  -- a fence: keeps this an index look-up per rated film instead of a scan of every weight
-    ) n
-    GROUP BY r.user_id, n.neighbor_id
-),
+-- A film rated since its score was summed is dropped here.
 collab AS MATERIALIZED (
-    SELECT * FROM reached c WHERE NOT EXISTS (SELECT 1 FROM rated s WHERE s.user_id = c.user_id AND s.movie_id = c.id)
+    SELECT c.* FROM unnest($4::bigint[], $5::bigint[], $6::float8[]) AS c(user_id, id, score)
+    WHERE NOT EXISTS (SELECT 1 FROM rated s WHERE s.user_id = c.user_id AND s.movie_id = c.id)
 ),
--- The scale: the best score the user's positive ratings alone give any film, so a dislike lowers scores.
-best AS (SELECT user_id, max(liked) AS top FROM collab GROUP BY user_id),
 counts AS (SELECT user_id, count(*) AS rated FROM rated GROUP BY user_id),
 {{top_collab}}
 -- A film's collaborative score rides along from top_collab: a popular film the model also reached is
@@ -76,10 +60,9 @@ picked AS (
     WHERE (SELECT count(*) FROM top_collab t WHERE t.user_id = u.id) < ${_POOL}
 )
 -- One row per candidate, and one with empty movie columns for a user with none (the summary still counts).
-SELECT u.id AS user_id, x.*, coalesce(b.top, 0) AS best, (SELECT id FROM model) AS model_id,
+SELECT u.id AS user_id, x.*, (SELECT id FROM model) AS model_id,
        coalesce(n.rated, 0) AS rated, pr.direction IS NOT NULL AS has_profile
 FROM unnest($1::bigint[]) AS u(id)
-LEFT JOIN best b ON b.user_id = u.id
 LEFT JOIN counts n ON n.user_id = u.id
 LEFT JOIN profile pr ON pr.user_id = u.id
 LEFT JOIN LATERAL (
@@ -136,6 +119,16 @@ class HybridPool:
         return self.model_id is not None and self.rated > 0
 
 
+def _flat(reached: dict[int, Reached]) -> tuple[list[int], list[int], list[float]]:
+    """(user, film, score) as three parallel arrays, the statement's $4-$6."""
+    if not reached:
+        return [], [], []
+    users = np.repeat(list(reached), [len(r.ids) for r in reached.values()])
+    ids = np.concatenate([r.ids for r in reached.values()])
+    scores = np.concatenate([r.scores for r in reached.values()])
+    return users.tolist(), ids.tolist(), scores.tolist()
+
+
 async def load_hybrid_pools(
     conn: asyncpg.Connection,
     settings: Settings,
@@ -143,20 +136,28 @@ async def load_hybrid_pools(
     movie_filter: MovieFilter,
     pool: int,
     *,
+    models: ServedModels,
     vectors: bool = False,
 ) -> dict[int, HybridPool]:
     """Each user's candidates: the model's top `pool` films and its popular ones, with their similarity.
 
-    Their vectors only with `vectors` (diversity compares them); otherwise each is empty.
+    Two statements: the users' ratings (scored in process with the serving model's weights), then the
+    candidates. Their vectors only with `vectors` (diversity compares them); otherwise each is empty.
     """
+    model_id, ratings = await load_ratings_and_model(conn, users)
+    served = await models.get(conn, model_id)
+    reached: dict[int, Reached] = {}
+    if served is not None:
+        for user, rated in ratings.items():
+            every = reach(served, rated, like_threshold=settings.like_threshold, dislike_below=settings.dislike_below)
+            # A filter is applied while ranking (a filtered list still gets `pool` films): it needs them all.
+            reached[user] = every if movie_filter.active else every.top(pool)
     rows = await conn.fetch(
         HYBRID_CANDIDATES[movie_filter.active],
         list(users),
         settings.like_threshold,
-        settings.dislike_below,
-        LIKED,
-        WATCHED,
-        DISLIKED,
+        model_id,
+        *_flat(reached),
         *movie_filter.params(),
         pool,
         vectors,
@@ -168,7 +169,8 @@ async def load_hybrid_pools(
         record = dict(row)
         user = record.pop("user_id")
         hybrid = pools[user]
-        hybrid.model_id, hybrid.rated, hybrid.best = record.pop("model_id"), record.pop("rated"), record.pop("best")
+        hybrid.model_id, hybrid.rated = record.pop("model_id"), record.pop("rated")
+        hybrid.best = reached[user].best if user in reached else 0.0
         hybrid.has_profile = record.pop("has_profile")
         if record["id"] is None:  # no candidate for this user: the summary alone
             continue

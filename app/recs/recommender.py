@@ -23,6 +23,7 @@ from app.recs.ranking import (
     rank_by_examples,
     rank_cold_start,
 )
+from app.recs.scoring import ServedModels
 from app.search.filters import NO_FILTER, MovieFilter
 from app.search.vectors import VectorSearch, pool_size
 from app.settings import Settings
@@ -51,6 +52,7 @@ class Recommender:
 
     def __init__(self, pool: asyncpg.Pool, settings: Settings, search: VectorSearch) -> None:
         self.pool, self.settings, self.search = pool, settings, search
+        self.models = ServedModels()  # the serving model's weights, kept in this process
 
     def _cold_start(self, popular: list[Candidate], limit: int, diversity: float) -> list[Candidate]:
         return rank_cold_start(popular, limit, diversity, scale=self.settings.popularity_scale)
@@ -107,7 +109,9 @@ class Recommender:
         pool = pool_size(depth)
         async with self.pool.acquire() as conn:
             hybrid = (
-                await load_hybrid_pools(conn, self.settings, [user_id], movie_filter, pool, vectors=diversity > 0)
+                await load_hybrid_pools(
+                    conn, self.settings, [user_id], movie_filter, pool, models=self.models, vectors=diversity > 0
+                )
             )[user_id]
             profile, content = None, []
             if needs_content(hybrid):
@@ -132,7 +136,7 @@ class Recommender:
         users = list(dict.fromkeys(user_ids))
         pool = pool_size(limit)
         async with self.pool.acquire() as conn:
-            hybrid = await load_hybrid_pools(conn, self.settings, users, NO_FILTER, pool)
+            hybrid = await load_hybrid_pools(conn, self.settings, users, NO_FILTER, pool, models=self.models)
             rest = [u for u in users if needs_content(hybrid[u])]
             profiles = await load_profiles(conn, rest, self.settings.like_threshold) if rest else {}
             warm = [u for u in rest if profiles[u] is not None]
