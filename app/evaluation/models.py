@@ -1,7 +1,7 @@
 """The collaborative models inside an evaluation: trained on the training ratings only, scored in bulk.
 
-Scores are the same sums the API computes at request time (app/recs/scoring.py) (sum over rated movies of x(rating) * weight),
-done as one sparse product for every evaluated user at once.
+Scores are the same sums the API computes at request time (app/recs/scoring.py: over the rated movies,
+x(rating) * weight), done as one sparse product for every evaluated user at once.
 """
 
 from __future__ import annotations
