@@ -8,11 +8,13 @@ from dataclasses import dataclass, field
 import asyncpg
 
 from app.catalogue.service import Catalogue
+from app.db.connections import every
 from app.db.replicas import ReadRouter
 from app.embeddings.encoders import Encoders, QueryEncoder
 from app.queue.client import JobQueue
 from app.recs.models import ModelRegistry
 from app.recs.recommender import Recommender
+from app.recs.scoring import FOLLOW_EVERY_S
 from app.search.fallback import vector_fallback, watch
 from app.search.index import describe_index, ivfflat_probes
 from app.search.service import Search
@@ -73,12 +75,14 @@ async def build_services(
     background = [] if dsn is None else [asyncio.ensure_future(watch(fallback, dsn))]
     jobs = JobQueue(settings, pool)
     encoder = QueryEncoder(pool, encoders or Encoders(settings), enabled=encoders is not None)
+    recommender = Recommender(reads, settings, vectors)
     if dsn is not None:
         background.append(asyncio.ensure_future(encoder.watch(dsn)))
+        background.append(asyncio.ensure_future(every(FOLLOW_EVERY_S, dsn, recommender.models.follow)))
     return Services(
         settings=settings,
         catalogue=Catalogue(pool, settings, secret, reads, on_change=jobs.nudge_outbox),
-        recommender=Recommender(reads, settings, vectors),
+        recommender=recommender,
         search=Search(reads, settings, vectors, encoder),
         models=ModelRegistry(pool),
         jobs=jobs,

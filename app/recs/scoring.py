@@ -85,22 +85,42 @@ def reach(
     return Reached(model.ids[found], scores[found].astype(np.float64), best)
 
 
+ACTIVE_MODEL = "SELECT active_model_id FROM recommender_state"
+# How often an API process looks for a newly serving model, so the first list after a training does
+# not wait for its weights (one tiny read; the request path reads the model's id itself anyway).
+FOLLOW_EVERY_S = 1.0
+
+
 class ServedModels:
-    """The serving model's weights, read on first use and again once another model serves."""
+    """The serving model's weights, read once per model: ahead of requests by `follow`, or on first use.
+
+    The previous model's stay too, so a request that read the old id just before a switch does not
+    read them again; older ones are dropped.
+    """
 
     def __init__(self) -> None:
-        self._model: ServedModel | None = None
+        self._models: dict[int, ServedModel] = {}
         self._loading = asyncio.Lock()
 
     async def get(self, conn: asyncpg.Connection, model_id: int | None) -> ServedModel | None:
         """The weights of `model_id` (None: no model serves)."""
         if model_id is None:
             return None
-        if self._model is None or self._model.model_id != model_id:
+        if model_id not in self._models:
             async with self._loading:  # concurrent first requests read the weights once
-                if self._model is None or self._model.model_id != model_id:
-                    self._model = await load_served_model(conn, model_id)
-        return self._model
+                if model_id not in self._models:
+                    loaded = await load_served_model(conn, model_id)
+                    previous = list(self._models.values())[-1:]  # the model served until now
+                    self._models = {**{m.model_id: m for m in previous}, model_id: loaded}
+        return self._models[model_id]
+
+    def holds(self, model_id: int) -> bool:
+        """Whether this process has read the weights of `model_id`."""
+        return model_id in self._models
+
+    async def follow(self, conn: asyncpg.Connection) -> None:
+        """Read the serving model's weights as soon as it serves (a background task of each API process)."""
+        await self.get(conn, await conn.fetchval(ACTIVE_MODEL))
 
 
 async def load_served_model(conn: asyncpg.Connection, model_id: int) -> ServedModel:
