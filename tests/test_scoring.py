@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from app.recs.collaborative import score_user
-from app.recs.scoring import ServedModel, reach
+from app.recs.scoring import ServedModel, contributions, reach
 
 LIKE, DISLIKE = 3.5, 2.5
 
@@ -66,3 +66,20 @@ def test_a_user_with_nothing_the_model_knows_reaches_nothing() -> None:
     # Rating the only film the model reaches leaves nothing either.
     reached = reach(model, [(1, 5.0), (2, 4.0)], like_threshold=LIKE, dislike_below=DISLIKE)
     assert reached.ids.tolist() == [] and reached.best == 0.0
+
+
+def test_a_films_contributions_add_up_to_its_score_strongest_first() -> None:
+    rng = random.Random(11)
+    neighbours = _random_neighbours(rng, 200, 30)
+    model = _model(neighbours)
+    rated = [(m, rng.choice([1.0, 2.0, 3.0, 4.5])) for m in rng.sample(list(neighbours), 60)]
+    reached = reach(model, rated, like_threshold=LIKE, dislike_below=DISLIKE)
+    for target in reached.ids[:20].tolist():
+        found = contributions(model, rated, target, like_threshold=LIKE, dislike_below=DISLIKE, limit=1000)
+        assert sum(c for _, _, c in found) == pytest.approx(reached.score_of(target))
+        assert [abs(c) for _, _, c in found] == sorted((abs(c) for _, _, c in found), reverse=True)
+        assert {m for m, _, _ in found} == {m for m, _ in rated if target in dict(neighbours[m])}
+        limited = contributions(model, rated, target, like_threshold=LIKE, dislike_below=DISLIKE, limit=2)
+        assert limited == found[:2]
+    assert contributions(model, rated, 123_456_789, like_threshold=LIKE, dislike_below=DISLIKE, limit=5) == []
+    assert reached.score_of(123_456_789) == 0.0

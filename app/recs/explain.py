@@ -4,6 +4,7 @@ and the parts of its score, computed exactly as the list that served it (app/rec
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,61 +12,24 @@ import asyncpg
 
 from app.catalogue.movies import MOVIE_COLUMNS
 from app.errors import NotFound, Unavailable
-from app.recs.collaborative import DISLIKED, LIKED, WATCHED
+from app.recs.hybrid import RATED_AND_PROFILE
 from app.recs.personal import hybrid_weights
 from app.recs.ranking import Strategy, blend, collaborative_part, hybrid_score, popularity_prior
+from app.recs.scoring import NOTHING_REACHED, ServedModels, contributions, load_ratings_and_model, reach
 from app.settings import Settings
 
 MAX_MATCHES = 3
 MAX_CONTRIBUTORS = 50
-_SUMMARY_COLUMNS = ("model_id", "rated", "best", "raw", "profile_similarity")
 
-# The user's ratings as the model reads them ($2 like threshold, $3 dislike-below, $4-$6 the values).
-_RATED = """rated AS (
-    SELECT movie_id, rating,
-           CASE WHEN rating < $3 THEN $6::float8 WHEN rating >= $2 THEN $4::float8 ELSE $5::float8 END AS x
-    FROM ratings WHERE user_id = $1
-)"""
-# In one statement, for one target ($7): the same collaborative score and user's best as the list's
-# (app/recs/hybrid.py), the target's similarity to the same taste profile (NULL without one), and the
-# rated films that add to (or, disliked, take from) its score, strongest first: a summary row per
-# contributor, or one summary row alone.
-EXPLAINED_SCORE = f"""
-WITH model AS (SELECT active_model_id AS id FROM recommender_state), {_RATED},
-collab AS (
-    SELECT n.neighbor_id AS id, sum(n.weight * r.x) AS score, sum(n.weight * greatest(r.x, 0)) AS liked
-    FROM rated r JOIN movie_neighbors n ON n.model_id = (SELECT id FROM model) AND n.movie_id = r.movie_id
-    WHERE NOT EXISTS (SELECT 1 FROM rated s WHERE s.movie_id = n.neighbor_id)
-    GROUP BY n.neighbor_id
-),
-profile AS (
-    SELECT sum(g.total) AS direction
-    FROM (
-        SELECT r.rating, sum(m.embedding) AS total
-        FROM rated r JOIN movies m ON m.id = r.movie_id
-        WHERE r.rating >= $2 AND m.embedding IS NOT NULL
-        GROUP BY r.rating
-    ) g CROSS JOIN LATERAL generate_series(1, (g.rating * 2)::int)
-),
-summary AS (
-    SELECT (SELECT id FROM model) AS model_id, (SELECT count(*) FROM rated) AS rated,
-           coalesce((SELECT max(liked) FROM collab), 0) AS best,
-           coalesce((SELECT score FROM collab WHERE id = $7), 0) AS raw,
-           (SELECT 1 - (t.embedding <=> p.direction) FROM movies t, profile p WHERE t.id = $7) AS profile_similarity
-),
-evidence AS (
-    SELECT {MOVIE_COLUMNS}, r.rating::float8 AS rating, n.weight * r.x AS contribution
-    FROM rated r
-    JOIN movie_neighbors n ON n.model_id = (SELECT id FROM model) AND n.movie_id = r.movie_id AND n.neighbor_id = $7
-    JOIN movies m ON m.id = r.movie_id
-    ORDER BY abs(n.weight * r.x) DESC, m.id
-    LIMIT {MAX_CONTRIBUTORS}
-)
-SELECT s.*, e.* FROM summary s LEFT JOIN evidence e ON true
-ORDER BY abs(e.contribution) DESC, e.id
+# The explained film ($3) and the rated films behind its collaborative score ($4), with the target's
+# similarity to the user's taste profile, computed as the list computes it (NULL without a profile).
+TARGET_AND_EVIDENCE = f"""
+WITH {RATED_AND_PROFILE}
+SELECT {MOVIE_COLUMNS},
+       CASE WHEN m.id = $3 THEN (SELECT 1 - (m.embedding <=> p.direction) FROM profile p) END AS profile_similarity
+FROM movies m
+WHERE m.id = $3 OR m.id = ANY($4::bigint[])
 """
-
-MOVIE_BY_ID = f"SELECT {MOVIE_COLUMNS} FROM movies m WHERE m.id = $1"
 
 # The viewer's rated movies most similar to a target, liked ones ($3 threshold) first, with how
 # many they rated and liked in all: the evidence for an explanation, whatever the number of ratings.
@@ -120,21 +84,33 @@ def _stars(rating: float) -> str:
     return f"{rating:g}/5"
 
 
-async def explain(conn: asyncpg.Connection, settings: Settings, user_id: int, movie_id: int) -> Explanation:
-    """Three queries: the target, the closest rated movies, and the score's parts with the model's evidence."""
-    target_row = await conn.fetchrow(MOVIE_BY_ID, movie_id)
-    if target_row is None:
+async def explain(
+    conn: asyncpg.Connection, settings: Settings, models: ServedModels, user_id: int, movie_id: int
+) -> Explanation:
+    """Three queries: the user's ratings (scored in process as the list scores them), the target with the
+    films behind its score, and the closest rated movies."""
+    thresholds = {"like_threshold": settings.like_threshold, "dislike_below": settings.dislike_below}
+    model_id, ratings = await load_ratings_and_model(conn, [user_id])
+    rated = ratings[user_id]
+    served = await models.get(conn, model_id)
+    hybrid = served is not None and bool(rated)
+    reached = reach(served, rated, **thresholds) if served is not None else NOTHING_REACHED
+    contributors = (
+        contributions(served, rated, movie_id, **thresholds, limit=MAX_CONTRIBUTORS) if served is not None else []
+    )
+    rows = {
+        row["id"]: dict(row)
+        for row in await conn.fetch(
+            TARGET_AND_EVIDENCE, [user_id], settings.like_threshold, movie_id, [c[0] for c in contributors]
+        )
+    }
+    if movie_id not in rows:
         raise NotFound(f"movie {movie_id} does not exist")
-    target = dict(target_row)
+    target = _movie(rows[movie_id], ("profile_similarity",))
     if not target["has_embedding"]:
         raise Unavailable(f"movie {movie_id} has no embedding yet; run `movierec embed`")
     evidence = await conn.fetch(RATED_SIMILAR_TO, user_id, movie_id, settings.like_threshold, MAX_MATCHES)
-    model_params = (user_id, settings.like_threshold, settings.dislike_below, LIKED, WATCHED, DISLIKED, movie_id)
-    scored = await conn.fetch(EXPLAINED_SCORE, *model_params)
-    summary = scored[0]
-    hybrid = summary["model_id"] is not None and summary["rated"] > 0
-    contributors = [row for row in scored if row["id"] is not None] if hybrid else []
-    profile_similarity = summary["profile_similarity"]
+    profile_similarity = rows[movie_id]["profile_similarity"]
     has_profile = profile_similarity is not None and math.isfinite(profile_similarity)
     similarity = float(profile_similarity) if has_profile else 0.0
     popularity = popularity_prior(target["rating_count"], target["vote_count"], settings.popularity_scale)
@@ -150,17 +126,14 @@ async def explain(conn: asyncpg.Connection, settings: Settings, user_id: int, mo
         for r in shown
     ]
     model_evidence = [
-        ModelEvidence(
-            movie=_movie(r, (*_SUMMARY_COLUMNS, "rating", "contribution")),
-            rating=r["rating"],
-            contribution=float(r["contribution"]),
-        )
-        for r in contributors
+        ModelEvidence(movie=_movie(rows[film], ("profile_similarity",)), rating=rating, contribution=contribution)
+        for film, rating, contribution in (contributors if hybrid else [])
+        if film in rows
     ]
     common: dict[str, Any] = {"movie": target, "similarity": similarity, "popularity": popularity, "matches": matches}
     if hybrid:
         weights = hybrid_weights(settings)
-        part = collaborative_part(float(summary["raw"]), float(summary["best"]))
+        part = collaborative_part(reached.score_of(movie_id), reached.best)
         return Explanation(
             **common,
             strategy=Strategy.HYBRID,
@@ -185,7 +158,7 @@ async def explain(conn: asyncpg.Connection, settings: Settings, user_id: int, mo
     )
 
 
-def _movie(row: asyncpg.Record, extra: tuple[str, ...]) -> dict[str, Any]:
+def _movie(row: Mapping[str, Any], extra: tuple[str, ...]) -> dict[str, Any]:
     return {k: v for k, v in dict(row).items() if k not in extra}
 
 

@@ -24,16 +24,12 @@ NO_VECTOR = np.empty(0, dtype=np.float32)  # a candidate loaded without its vect
 _F = 7  # the filter's first parameter
 _POOL = _F + MovieFilter.PARAMETERS
 _VECTORS = _POOL + 1
-# $1 users, $2 like threshold, $3 the serving model, $4-$6 the films the model reaches for each user
-# and their scores (summed in the API process, app/recs/scoring.py: without a filter only each user's
-# best `pool`), then the filter, the pool size, and whether the films' vectors come back (only
-# diversity needs them: 40 vectors are most of the bytes a request reads).
-_HYBRID = f"""
-WITH model AS MATERIALIZED (SELECT m.id, m.popular_ids FROM recommender_models m WHERE m.id = $3),
+# The users' ratings ($1) and each one's taste profile direction, sum(rating * vector) over the films
+# rated at least $2 (app.recs.ranking.taste_profile): pgvector sums vectors but has no scalar product,
+# so the liked films are summed per rating and each such sum is added 2 x rating times (ratings are half
+# steps); cosine similarity ignores the factor 2. The list and its explanation share it.
+RATED_AND_PROFILE = """
 rated AS MATERIALIZED (SELECT user_id, movie_id, rating FROM ratings WHERE user_id = ANY($1::bigint[])),
--- The taste profile's direction, sum(rating * vector) over liked films (app.recs.ranking.taste_profile):
--- pgvector sums vectors but has no scalar product, so the liked films are summed per rating and each
--- such sum is added 2 x rating times (ratings are half steps); cosine similarity ignores the factor 2.
 profile AS (
     SELECT g.user_id, sum(g.total) AS direction
     FROM (
@@ -43,7 +39,14 @@ profile AS (
         GROUP BY r.user_id, r.rating
     ) g CROSS JOIN LATERAL generate_series(1, (g.rating * 2)::int)
     GROUP BY g.user_id
-),
+)"""
+# $1 users, $2 like threshold, $3 the serving model, $4-$6 the films the model reaches for each user
+# and their scores (summed in the API process, app/recs/scoring.py: without a filter only each user's
+# best `pool`), then the filter, the pool size, and whether the films' vectors come back (only
+# diversity needs them: 40 vectors are most of the bytes a request reads).
+_HYBRID = f"""
+WITH model AS MATERIALIZED (SELECT m.id, m.popular_ids FROM recommender_models m WHERE m.id = $3),
+{RATED_AND_PROFILE},
 -- A film rated since its score was summed is dropped here.
 collab AS MATERIALIZED (
     SELECT c.* FROM unnest($4::bigint[], $5::bigint[], $6::float8[]) AS c(user_id, id, score)

@@ -214,4 +214,4 @@ class Recommender:
     async def explain(self, user_id: int, movie_id: int) -> Explanation:
         """Why `movie_id` suits the user: the rated movies it resembles and the parts of its score."""
         async with self.pool.acquire() as conn:
-            return await explain(conn, self.settings, user_id, movie_id)
+            return await explain(conn, self.settings, self.models, user_id, movie_id)

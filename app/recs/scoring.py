@@ -52,6 +52,11 @@ class Reached:
         order = np.lexsort((self.ids, -self.scores))[:n]
         return Reached(self.ids[order], self.scores[order], self.best)
 
+    def score_of(self, movie_id: int) -> float:
+        """One film's score: 0 when the ratings do not reach it (or it is rated)."""
+        at = np.flatnonzero(self.ids == movie_id)
+        return float(self.scores[at[0]]) if len(at) else 0.0
+
 
 NOTHING_REACHED = Reached(np.empty(0, np.int64), np.empty(0, np.float64))
 
@@ -89,6 +94,34 @@ ACTIVE_MODEL = "SELECT active_model_id FROM recommender_state"
 # How often an API process looks for a newly serving model, so the first list after a training does
 # not wait for its weights (one tiny read; the request path reads the model's id itself anyway).
 FOLLOW_EVERY_S = 1.0
+
+
+def contributions(
+    model: ServedModel,
+    rated: Sequence[tuple[int, float]],
+    target: int,
+    *,
+    like_threshold: float,
+    dislike_below: float,
+    limit: int,
+) -> list[tuple[int, float, float]]:
+    """The rated films whose weights reach `target`, as (film, rating, x_ui * w_i,target), strongest first.
+
+    Their sum is the target's score (`reach`), unless the user rated the target itself.
+    """
+    at = int(np.searchsorted(model.ids, target))
+    if at == len(model.ids) or model.ids[at] != target:
+        return []
+    found = []
+    for movie, rating in rated:
+        if movie not in model.rows:
+            continue
+        neighbours, weights = model.rows[movie]
+        hit = np.flatnonzero(neighbours == at)
+        if len(hit):
+            found.append((movie, rating, float(weights[hit[0]]) * interaction(rating, like_threshold, dislike_below)))
+    found.sort(key=lambda f: (-abs(f[2]), f[0]))
+    return found[:limit]
 
 
 class ServedModels:
