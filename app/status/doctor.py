@@ -20,7 +20,7 @@ FROM pg_stat_user_tables WHERE relname = 'movies'
 # from the operating system's cache instead (the full Wikipedia catalogue's passage index alone is
 # 260 MB against the default 128 MB of shared buffers: meaning searches took about 2 ms longer).
 VECTOR_INDEX_MEMORY = """
-SELECT (SELECT setting::bigint * 8192 FROM pg_settings WHERE name = 'shared_buffers') AS shared_buffers,
+SELECT pg_size_bytes(current_setting('shared_buffers')) AS shared_buffers,
        coalesce(sum(pg_relation_size(i.indexrelid)), 0)::bigint AS vector_indexes
 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam
 WHERE a.amname IN ('hnsw', 'ivfflat')
