@@ -21,6 +21,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from app.settings import Settings
 from bench.catalogue import prepared
 from bench.report import ROOT, machine_facts, write_section
 
+SIMILAR_FILTER = replace(NO_FILTER, exclude_thin=True)
 OPERATIONS = {
     "similarMovies": "query($id: ID!) { similarMovies(movieId: $id, limit: 10) { items { rank similarity movie { id title year } } } }",
     "recommendations": "{ recommendations(limit: 10) { strategy items { score movie { id title } } } }",
@@ -123,16 +125,17 @@ async def _inputs(settings: Settings, seed: int) -> tuple[list[int], list[int], 
         users = [r[0] for r in await conn.fetch("SELECT user_id FROM ratings GROUP BY user_id HAVING count(*) >= 5")]
         rng = random.Random(seed)
         sample, overlap = rng.sample(movies, 200), 0
-        params: list[Any] = NO_FILTER.params()
+        params: list[Any] = SIMILAR_FILTER.params()  # similarMovies' default: thin records left out
         for movie in sample:
             async with conn.transaction():
                 await conn.execute(
                     f"SET LOCAL hnsw.ef_search = {settings.hnsw_ef_search}; SET LOCAL hnsw.iterative_scan = strict_order"
                 )
                 fast = await conn.fetch(
-                    sql.NEAREST[("cosine", sql.MOVIE_VECTOR, False)], movie, *params, [movie], None, 10
+                    sql.NEAREST[("cosine", sql.MOVIE_VECTOR, False, True)], movie, *params, [movie], None, 10
                 )
-            exact = await conn.fetch(sql.NEAREST[("cosine", sql.MOVIE_VECTOR, True)], movie, *params, [movie], None, 10)
+            exact_sql = sql.NEAREST[("cosine", sql.MOVIE_VECTOR, True, True)]
+            exact = await conn.fetch(exact_sql, movie, *params, [movie], None, 10)
             overlap += len({r["id"] for r in fast} & {r["id"] for r in exact})
         return rng.sample(movies, 500), rng.sample(users, min(200, len(users))), overlap / (10 * len(sample))
     finally:
@@ -205,6 +208,7 @@ def main() -> None:
         for op, (bodies, auths) in workloads.items():
             answer = _post(api_port, "/graphql", bodies[0], auths[0])
             assert "errors" not in answer, (op, answer)
+        _same_answers(api_port, raw_port, raw_bodies[:20])
         raw = [""] * len(raw_bodies)
         cells: dict[str, tuple[int, str, list[str], list[str]]] = {
             BASELINE: (raw_port, "/similar-plain", raw_bodies, raw),
@@ -265,6 +269,22 @@ def main() -> None:
     _report(results, recall, args, memory)
 
 
+def _same_answers(api_port: int, raw_port: int, raw_bodies: list[str]) -> None:
+    """The baseline answers what similarMovies answers: the same films in the same order."""
+    for body in raw_bodies:
+        movie = json.loads(body)["movieId"]
+        raw = _post(raw_port, "/similar-plain", body, "")
+        api = _post(
+            api_port,
+            "/graphql",
+            json.dumps({"query": OPERATIONS["similarMovies"], "variables": {"id": str(movie)}}),
+            "",
+        )
+        raw_ids = [int(item["movie"]["id"]) for item in raw["items"]]
+        api_ids = [int(item["movie"]["id"]) for item in api["data"]["similarMovies"]["items"]]
+        assert raw_ids == api_ids, (movie, raw_ids, api_ids)
+
+
 def _rss_pid(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -308,14 +328,17 @@ def _report(
         f"(200 bodies per operation), {args.rounds} rounds of {args.duration}s per cell, every cell once per round; "
         "each figure is the median over the rounds. The server is one uvicorn process. The baseline is a bare "
         "Starlette route running similarMovies' one statement with raw asyncpg (asyncpg's default pool) on a "
-        "connection that carries the search settings; a second raw row uses a pool that does not reset a "
+        "connection that carries the search settings, with the API's default filter (thin records left out) and "
+        "page (one row more: whether more follow); the run checks on 20 films that it answers what the API "
+        "answers. A second raw row uses a pool that does not reset a "
         "released connection, as the API's pool does not (one round trip less per request); the third wraps the "
         "statement in BEGIN + SET LOCAL and COMMIT, as the API did before. "
         "Measured in the same run; searchMovies is also measured with the ONNX encoders (a server each), and, "
         "interleaved with the rest, on a second API process that encodes every search text alone "
         "(`MOVIEREC_QUERY_BATCH=1`), as before texts arriving together were batched.",
         "",
-        f"Recall@10 of the indexed similar-movies query against an exact scan (200 random movies): **{recall:.3f}**.",
+        "Recall@10 of the indexed similar-movies query (thin records left out, as similarMovies serves it) against "
+        f"an exact scan (200 random movies): **{recall:.3f}**.",
         "",
         "| operation | clients | requests/s | p50 ms | p95 ms | p99 ms | errors | p50 / baseline p50 | req/s / baseline |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",

@@ -1,5 +1,8 @@
 """The baselines for bench/api.py: bare Starlette JSON routes running similarMovies' SQL with raw asyncpg.
 
+Each runs the statement the API runs for `similarMovies(movieId, limit)`: thin records left out (the
+API's default), one row more than the page (whether more follow), and answers the same films.
+
 /similar-plain: one statement on a connection opened with the search settings (the baseline);
 /similar-bare: the same on a pool that sends no reset statement when a connection is released (as the API's);
 /similar: BEGIN + SET LOCAL, the statement, COMMIT (what the API did before).
@@ -12,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import asyncpg
 from pgvector.asyncpg import register_vector
@@ -25,7 +29,8 @@ from app.search.filters import NO_FILTER
 from app.search.vectors import session_settings
 from app.settings import Settings
 
-QUERY = sql.NEAREST[("cosine", sql.MOVIE_VECTOR, False)]
+QUERY = sql.NEAREST[("cosine", sql.MOVIE_VECTOR, False, True)]
+FILTER = replace(NO_FILTER, exclude_thin=True).params()
 BEGIN = (
     f"BEGIN READ ONLY; SET LOCAL hnsw.ef_search = {Settings().hnsw_ef_search};"
     " SET LOCAL hnsw.iterative_scan = strict_order"
@@ -38,11 +43,11 @@ async def similar(request: Request) -> JSONResponse:
     movie_id, limit = int(body["movieId"]), int(body.get("limit", 10))
     async with request.app.state.pool.acquire() as conn:
         await conn.execute(BEGIN)
-        rows = await conn.fetch(QUERY, movie_id, *NO_FILTER.params(), [movie_id], None, limit)
+        rows = await conn.fetch(QUERY, movie_id, *FILTER, [movie_id], None, limit + 1)
         await conn.execute("COMMIT")
     items = [
         {"rank": i, "similarity": 1 - r["distance"], "movie": {"id": r["id"], "title": r["title"], "year": r["year"]}}
-        for i, r in enumerate(rows, start=1)
+        for i, r in enumerate(rows[:limit], start=1)
     ]
     return JSONResponse({"items": items})
 
@@ -51,10 +56,10 @@ async def _one_statement(request: Request, pool: asyncpg.Pool) -> JSONResponse:
     body = await request.json()
     movie_id, limit = int(body["movieId"]), int(body.get("limit", 10))
     async with pool.acquire() as conn:
-        rows = await conn.fetch(QUERY, movie_id, *NO_FILTER.params(), [movie_id], None, limit)
+        rows = await conn.fetch(QUERY, movie_id, *FILTER, [movie_id], None, limit + 1)
     items = [
         {"rank": i, "similarity": 1 - r["distance"], "movie": {"id": r["id"], "title": r["title"], "year": r["year"]}}
-        for i, r in enumerate(rows, start=1)
+        for i, r in enumerate(rows[:limit], start=1)
     ]
     return JSONResponse({"items": items})
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import asyncpg
 import pytest
 
@@ -43,14 +45,20 @@ def test_nested_lookups_are_batched(api: Api) -> None:
     assert few == many <= 3  # user, ratings, movies: one query each
 
 
-async def _plan(database_url: str, statement: str, *args: object) -> str:
+async def _plan(database_url: str, statement: str, *args: object, generic: bool = False) -> str:
+    """The plan for these arguments; `generic`: the plan PostgreSQL would keep for any arguments."""
     conn = await connect(database_url)
     try:
         async with conn.transaction():
             # The demo catalogue is small enough that a sequential scan is cheaper; take it away to
             # see what the query *can* use.
             await conn.execute("SET LOCAL enable_seqscan = off")
-            rows = await conn.fetch("EXPLAIN " + statement, *args)
+            if generic:
+                # A prepared statement's generic plan: planned before any argument is known.
+                await conn.execute(f"PREPARE planned AS {statement}; SET LOCAL plan_cache_mode = force_generic_plan")
+                rows = await conn.fetch(f"EXPLAIN EXECUTE planned({', '.join(['NULL'] * len(args))})")
+            else:
+                rows = await conn.fetch("EXPLAIN " + statement, *args)
         return "\n".join(r[0] for r in rows)
     finally:
         await conn.close()
@@ -59,10 +67,17 @@ async def _plan(database_url: str, statement: str, *args: object) -> str:
 @pytest.mark.pgvector
 async def test_the_hnsw_index_serves_the_query_and_the_exact_form_does_not(demo_database_url: str) -> None:
     params = [*NO_FILTER.params(), [1], None, 10]
-    by_movie = await _plan(demo_database_url, sql.NEAREST[("cosine", sql.MOVIE_VECTOR, False)], 1, *params)
+    by_movie = await _plan(demo_database_url, sql.NEAREST[("cosine", sql.MOVIE_VECTOR, False, False)], 1, *params)
     assert "Index Scan using movies_embedding_idx" in by_movie
-    exact = await _plan(demo_database_url, sql.NEAREST[("cosine", sql.MOVIE_VECTOR, True)], 1, *params)
+    exact = await _plan(demo_database_url, sql.NEAREST[("cosine", sql.MOVIE_VECTOR, True, False)], 1, *params)
     assert "movies_embedding_idx" not in exact
+    # similarMovies' default (thin records left out) says so in its text: every plan may use the
+    # partial index over described films, a generic plan included.
+    described = sql.NEAREST[("cosine", sql.MOVIE_VECTOR, False, True)]
+    arguments = [1, *replace(NO_FILTER, exclude_thin=True).params(), [1], None, 10]
+    for generic in (False, True):
+        plan = await _plan(demo_database_url, described, *arguments, generic=generic)
+        assert "Index Scan using movies_embedding_described_idx" in plan, plan
 
 
 async def test_search_settings_stay_inside_the_transaction(demo_database_url: str) -> None:

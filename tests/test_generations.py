@@ -164,6 +164,9 @@ def test_a_model_of_another_size_is_backfilled_and_switched_without_a_failed_req
                 await switch_to_next(conn, settings)
             restored = await rollback(conn)
             assert (restored.active.model, restored.active.dimension) == ("all-MiniLM-L6-v2", 384)
+            # Each generation's three indexes moved with it, the described films' partial one too.
+            for name in ("movies_embedding_described_idx", "movies_previous_embedding_described_idx"):
+                assert await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", name), name
             pruned = await prune_previous(conn)
             assert pruned is not None and pruned.dimension == 256
             assert set(await load_generations(conn)) == {"active"}

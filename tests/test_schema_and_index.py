@@ -12,7 +12,15 @@ from app.cli.doctor import doctor_checks as doctor
 from app.db.connections import connect
 from app.db.migrate import DimensionMismatch, check_dimension, column_dimension, migrate
 from app.embeddings.pipeline import embed_movies
-from app.search.index import INDEX_NAME, describe_index, ensure_index, ivfflat_lists, ivfflat_probes
+from app.search.index import (
+    DESCRIBED_INDEX_NAME,
+    INDEX_NAME,
+    describe_index,
+    describe_indexes,
+    ensure_index,
+    ivfflat_lists,
+    ivfflat_probes,
+)
 from app.settings import Settings
 from app.status.doctor import memory_check
 from tests.fakes import FakeEmbedder
@@ -77,6 +85,28 @@ async def test_hnsw_build_keep_and_rebuild(conn: asyncpg.Connection) -> None:
     changed = await ensure_index(conn, Settings(index_metric="l2", hnsw_m=8, hnsw_ef_construction=32))
     assert changed.action == "rebuilt" and changed.info is not None
     assert (changed.info.opclass, changed.info.options["m"]) == ("vector_l2_ops", "8")
+    # The described films' partial index follows the same settings.
+    both = {info.name: info for info in await describe_indexes(conn)}
+    assert set(both) == {INDEX_NAME, DESCRIBED_INDEX_NAME}
+    assert (both[DESCRIBED_INDEX_NAME].opclass, both[DESCRIBED_INDEX_NAME].options["m"]) == ("vector_l2_ops", "8")
+    definition = await conn.fetchval("SELECT pg_get_indexdef(to_regclass($1))", DESCRIBED_INDEX_NAME)
+    assert definition.endswith("WHERE has_overview")
+
+
+async def test_a_database_without_the_described_films_index_gets_only_that_one(conn: asyncpg.Connection) -> None:
+    """A database indexed before the partial index existed: `index` adds it and leaves the other alone."""
+    await _embedded_demo(conn)
+    settings = Settings()
+    await ensure_index(conn, settings)
+    kept = await conn.fetchval("SELECT to_regclass($1)::oid", INDEX_NAME)
+    await conn.execute(f"DROP INDEX {DESCRIBED_INDEX_NAME}")
+    check = {c.name: c for c in await doctor(conn, settings)}["vector index"]
+    assert not check.ok and check.detail == "hnsw valid; described films' index missing"
+    assert check.fix == "run `movierec index`"
+    added = await ensure_index(conn, settings)
+    assert added.action == "built" and added.message == "built hnsw index of described films over 206 vectors"
+    assert await conn.fetchval("SELECT to_regclass($1)::oid", INDEX_NAME) == kept
+    assert {c.name: c for c in await doctor(conn, settings)}["vector index"].ok
 
 
 async def test_ivfflat_is_not_built_on_a_small_table(conn: asyncpg.Connection) -> None:

@@ -59,6 +59,11 @@ class Slot:
         return f"movies_{self.prefix}embedding_idx"
 
     @property
+    def described_index(self) -> str:
+        """The partial index over films with an overview (app/search/index.py's DESCRIBED_INDEX_NAME)."""
+        return f"movies_{self.prefix}embedding_described_idx"
+
+    @property
     def passage_index(self) -> str:
         return f"{self.passages}_embedding_idx"
 
@@ -177,13 +182,22 @@ async def index_valid(conn: asyncpg.Connection, name: str) -> bool | None:
     return valid
 
 
+def both_valid(first: bool | None, second: bool | None) -> bool | None:
+    """Two indexes' state as one: invalid if either is, missing if either is, else valid."""
+    if first is False or second is False:
+        return False
+    if first is None or second is None:
+        return None
+    return True
+
+
 @dataclass(frozen=True)
 class GenerationStatus:
-    """A generation with its coverage and the state of its two indexes, as stats and doctor show it."""
+    """A generation with its coverage and the state of its indexes, as stats and doctor show it."""
 
     generation: Generation
     coverage: Coverage
-    index_valid: bool | None
+    index_valid: bool | None  # the films' two indexes together: False if either is invalid, None if one is missing
     passage_index_valid: bool | None
 
     def line(self) -> str:
@@ -208,7 +222,7 @@ async def generation_statuses(conn: asyncpg.Connection) -> list[GenerationStatus
                 GenerationStatus(
                     generations[name],
                     await slot_coverage(conn, slot),
-                    await index_valid(conn, slot.index),
+                    both_valid(await index_valid(conn, slot.index), await index_valid(conn, slot.described_index)),
                     await index_valid(conn, slot.passage_index),
                 )
             )

@@ -97,6 +97,7 @@ def rename_slot_ddl(source: Slot, target: Slot) -> list[str]:
         *renames,
         f"ALTER TABLE {source.passages} RENAME TO {target.passages}",
         f"ALTER INDEX IF EXISTS {source.index} RENAME TO {target.index}",
+        f"ALTER INDEX IF EXISTS {source.described_index} RENAME TO {target.described_index}",
         f"ALTER INDEX IF EXISTS {source.passage_index} RENAME TO {target.passage_index}",
     ]
 
@@ -158,12 +159,17 @@ async def _build(conn: asyncpg.Connection, name: str, statement: str) -> None:
 
 
 async def build_next_indexes(conn: asyncpg.Connection, settings: Settings) -> None:
-    """The next slot's film and passage indexes, built concurrently while the active ones serve."""
+    """The next slot's film indexes (all films, described films) and passage index, built concurrently
+    while the active ones serve."""
     if not await pgvector_installed(conn):
         return  # no pgvector, no vector index: k-NN reads are exact scans in the API process
     coverage = await slot_coverage(conn, NEXT)
     if settings.index_type == "hnsw" or coverage.stored >= settings.ivfflat_min_rows:
-        await _build(conn, NEXT.index, create_index_statement(settings, NEXT.index, coverage.stored, NEXT.embedding))
+        for name, described_only in ((NEXT.index, False), (NEXT.described_index, True)):
+            statement = create_index_statement(
+                settings, name, coverage.stored, NEXT.embedding, described_only=described_only
+            )
+            await _build(conn, name, statement)
     await _build(conn, NEXT.passage_index, PASSAGE_INDEX.format(name=NEXT.passage_index, table=NEXT.passages))
 
 

@@ -15,6 +15,7 @@ from app.recs.ranking import Candidate
 from app.search.fallback import VectorFallback, nearest_in_memory, nearest_many_in_memory, pgvector_or_in_process
 from app.search.filters import NO_FILTER, MovieFilter
 from app.search.fusion import TITLE_MIN_SIMILARITY
+from app.search.index import DESCRIBED_ONLY
 from app.settings import Metric, Settings
 from app.vectors import as_array
 
@@ -37,19 +38,22 @@ MOVIE_VECTOR = "(SELECT e.embedding FROM movies e WHERE e.id = $1::bigint)"
 _AFTER_FILTER = 2 + MovieFilter.PARAMETERS  # nearest(): $1 query, $2.. filter, then exclusions, viewer, limit
 
 
-def nearest_sql(metric: Metric, query_vector: str, *, exact: bool = False) -> str:
+def nearest_sql(metric: Metric, query_vector: str, *, exact: bool = False, described_only: bool = False) -> str:
     """k-nearest movies to a query vector ($1) with MovieFilter ($2..), exclusions, viewer and limit after it.
 
     The indexed form orders by the distance operator itself so pgvector's index serves it; the
     exact form orders by an expression of it, which no index matches: a full, exact scan.
+    `described_only` says in the statement's text what the filter's exclude_thin says in a parameter,
+    so that every plan, generic ones too, may use the partial index over described films.
     """
     distance = f"m.embedding {DISTANCE_OPERATORS[metric]} {query_vector}"
     order = f"({distance}) + 0" if exact else distance
     exclude, viewer, limit = (f"${_AFTER_FILTER + i}" for i in range(3))
+    described = f" AND m.{DESCRIBED_ONLY}" if described_only else ""
     return f"""
 SELECT {MOVIE_COLUMNS}, m.embedding, {distance} AS distance
 FROM movies m
-WHERE m.embedding IS NOT NULL AND {query_vector} IS NOT NULL AND {MovieFilter.clause(2)}
+WHERE m.embedding IS NOT NULL AND {query_vector} IS NOT NULL AND {MovieFilter.clause(2)}{described}
   AND NOT (m.id = ANY({exclude}::bigint[]))
   AND ({viewer}::bigint IS NULL
        OR NOT EXISTS (SELECT 1 FROM ratings x WHERE x.user_id = {viewer} AND x.movie_id = m.id))
@@ -79,10 +83,11 @@ CROSS JOIN LATERAL (
 
 
 NEAREST = {
-    (metric, vector, exact): nearest_sql(metric, vector, exact=exact)
+    (metric, vector, exact, described): nearest_sql(metric, vector, exact=exact, described_only=described)
     for metric in DISTANCE_OPERATORS
     for vector in (VECTOR_PARAM, MOVIE_VECTOR)
     for exact in (False, True)
+    for described in (False, True)
 }
 NEAREST_MANY = {metric: nearest_many_sql(metric) for metric in DISTANCE_OPERATORS}
 
@@ -201,10 +206,11 @@ class VectorSearch:
 
         async def on_pgvector() -> list[Candidate]:
             async with self.transaction(conn):
-                rows = await conn.fetch(NEAREST[(self.metric, vector_sql, False)], *params)
+                described = movie_filter.exclude_thin
+                rows = await conn.fetch(NEAREST[(self.metric, vector_sql, False, described)], *params)
                 if len(rows) < limit and (movie_filter.active or unseen_by is not None):
                     # A very selective filter can exhaust the index scan's budget: scan exactly instead.
-                    rows = await conn.fetch(NEAREST[(self.metric, vector_sql, True)], *params)
+                    rows = await conn.fetch(NEAREST[(self.metric, vector_sql, True, described)], *params)
             candidates = [to_candidate(row, self.metric) for row in rows]
             # IVFFlat's iterative scan returns rows in relaxed order.
             candidates.sort(key=lambda c: (-c.similarity, c.id))

@@ -8,6 +8,8 @@ import asyncpg
 
 from app.db.migrate import active_generation_dimension, column_dimension, pending_migrations, vector_extension_version
 from app.db.portable import is_portable, pgvector_available
+from app.embeddings.generations import index_valid
+from app.search.index import DESCRIBED_INDEX_NAME
 from app.settings import Settings
 from app.status.stats import Stats, collect_stats
 
@@ -129,12 +131,16 @@ async def run_checks(conn: asyncpg.Connection, settings: Settings) -> list[Check
             )
         )
     else:
+        described = await index_valid(conn, DESCRIBED_INDEX_NAME)
+        detail = f"{index.method} {'valid' if index.valid else 'INVALID (a failed build)'}"
+        if described is not True:
+            detail += "; described films' index " + ("missing" if described is None else "INVALID (a failed build)")
         checks.append(
             Check(
                 "vector index",
-                index.valid,
-                f"{index.method} {'valid' if index.valid else 'INVALID (a failed build)'}",
-                "run `movierec index --rebuild`",
+                index.valid and described is True,
+                detail,
+                "run `movierec index`" if index.valid and described is None else "run `movierec index --rebuild`",
             )
         )
     memory = await conn.fetchrow(VECTOR_INDEX_MEMORY)
