@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 
 from app.db.connections import connect
-from app.recs.scoring import MODEL_WEIGHTS
+from app.recs.scoring import MODEL_WEIGHTS, ServedModel, load_served_model
 from app.recs.training import TRAIN_LOCK_KEY, TooFewRatings, TrainingBusy, TrainingResult, train_recommender
 from app.settings import Settings
 from tests.api_support import Api
@@ -267,3 +267,31 @@ def test_the_train_command_refuses_too_few_ratings_with_a_clear_line(api: Api) -
         [sys.executable, "-m", "app", "train", "--rollback"], cwd=root, env=env, capture_output=True, text=True
     )
     assert rollback.returncode == 1 and "no previous model" in rollback.stderr
+
+
+def read_model(api: Api, model_id: int) -> ServedModel:
+    """A model's weights as an API process reads them."""
+
+    async def run() -> ServedModel:
+        conn = await connect(api.database_url)
+        try:
+            return await load_served_model(conn, model_id)
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
+def test_a_model_read_into_the_process_holds_exactly_its_stored_weights(api: Api) -> None:
+    """The binary read (three arrays, no Python object per weight) against a plain row-by-row read."""
+    seed(api)
+    model_id = train(api).model_id
+    stored: dict[int, dict[int, float]] = {}
+    for row in api.sql("SELECT movie_id, neighbor_id, weight FROM movie_neighbors WHERE model_id = $1", model_id):
+        stored.setdefault(row["movie_id"], {})[row["neighbor_id"]] = row["weight"]
+    model = read_model(api, model_id)
+    assert len(stored) > 50 and set(model.rows) == set(stored)
+    assert list(model.ids) == sorted({n for neighbours in stored.values() for n in neighbours})
+    for movie, (positions, weights) in model.rows.items():
+        assert dict(zip(model.ids[positions].tolist(), weights.tolist(), strict=True)) == stored[movie]
+    assert read_model(api, -1).rows == {}  # no such model: nothing, not an error

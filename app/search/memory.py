@@ -20,7 +20,7 @@ import asyncpg
 import numpy as np
 import numpy.typing as npt
 
-from app.vectors import FloatArray
+from app.vectors import FloatArray, from_array_send
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +51,7 @@ FILM_VECTORS_SINCE = _both_kinds(
 PASSAGE_VECTORS_OF = _both_kinds(
     "SELECT movie_id AS id, {send} AS data FROM movie_passages WHERE movie_id = ANY($1::bigint[])"
 )
-# A one-dimensional real[] in binary: ndim, has-nulls, element type, length, lower bound, then
-# (length, value) per element; pgvector's: dimension and an unused int16, then the values.
-_ARRAY_HEADER = 20
-_ARRAY_ELEMENT = np.dtype([("length", ">i4"), ("value", ">f4")])
+# pgvector's binary form: dimension and an unused int16, then the values.
 _VECTOR_HEADER = 4
 
 
@@ -65,7 +62,7 @@ def parse_vectors(rows: list[bytes], *, pgvector: bool) -> FloatArray:
     if pgvector:
         matrix = np.stack([np.frombuffer(data, dtype=">f4", offset=_VECTOR_HEADER) for data in rows])
     else:
-        matrix = np.stack([np.frombuffer(data, dtype=_ARRAY_ELEMENT, offset=_ARRAY_HEADER)["value"] for data in rows])
+        matrix = np.stack([from_array_send(data, ">f4") for data in rows])
     matrix = matrix.astype(np.float32)
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     return np.asarray(matrix / np.maximum(norms, 1e-9), dtype=np.float32)
