@@ -187,6 +187,39 @@ def measure(document: Any, operation_name: str | None, variables: Mapping[str, A
     )
 
 
+def mutation_fields(document: Any, operation_name: str | None) -> list[str]:
+    """The response keys a mutation would run, through fragments (empty for a query).
+
+    A mutation's fields are non-null: when a second one fails, the answer is `data: null` although
+    the first one wrote, and the caller cannot tell. One write per request keeps every answer true.
+    """
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    keys: list[str] = []
+    seen: set[str] = set()
+
+    def walk(selection_set: SelectionSetNode | None) -> None:
+        for selection in selection_set.selections if selection_set else ():
+            if isinstance(selection, FieldNode):
+                key = (selection.alias or selection.name).value
+                if key not in keys:  # the same key twice is one field (graphql-core merges them)
+                    keys.append(key)
+            elif isinstance(selection, InlineFragmentNode):
+                walk(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in seen:
+                seen.add(selection.name.value)
+                definition = fragments.get(selection.name.value)
+                walk(definition.selection_set if definition else None)
+
+    for operation in document.definitions:
+        if (
+            isinstance(operation, OperationDefinitionNode)
+            and operation.operation.value == "mutation"
+            and (operation_name is None or (operation.name and operation.name.value == operation_name))
+        ):
+            walk(operation.selection_set)
+    return keys
+
+
 def limit_errors(figures: Measure, budget: int) -> list[str]:
     """What is over a limit, in words."""
     problems = []
@@ -221,6 +254,12 @@ class OperationLimits(ValidationCache):
         except TooComplex as error:
             return GraphQLError(str(error), extensions={"code": "GRAPHQL_VALIDATION_FAILED"})
         problems = limit_errors(figures, BUDGETS[_caller(context.context)])
+        writes = mutation_fields(document, context.operation_name)
+        if len(writes) > 1:
+            problems.append(
+                f"one mutation per request: this one runs {len(writes)} ({', '.join(writes[:5])}); "
+                "send each in its own request"
+            )
         if not problems:
             return None
         return GraphQLError("; ".join(problems), extensions={"code": "GRAPHQL_VALIDATION_FAILED"})

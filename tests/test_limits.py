@@ -12,7 +12,7 @@ import pytest
 from graphql import parse
 
 from app.embeddings.model import SentenceTransformerEmbedder
-from schema.limits import BUDGETS, MAX_ALIASES, MAX_DEPTH, measure
+from schema.limits import BUDGETS, MAX_ALIASES, MAX_DEPTH, measure, mutation_fields
 from tests.api_support import Api
 from tests.browser_support import live_server
 
@@ -89,6 +89,46 @@ def test_the_api_refuses_expensive_operations_by_caller(api: Api) -> None:
     assert "cost" in attack["errors"][0]["message"]
     # The web app's own operations stay far inside the anonymous budget.
     api.data('{ similarMovies(movieId: "1", limit: 8) { items { similarity movie { id title year genres } } } }')
+
+
+def test_the_fields_a_mutation_runs_are_counted_through_fragments_and_merged_by_key() -> None:
+    def keys(document: str, name: str | None = None) -> list[str]:
+        return mutation_fields(parse(document), name)
+
+    assert keys('mutation { rateMovie(movieId: "1", rating: 4) { rating } removeRating(movieId: "2") }') == [
+        "rateMovie",
+        "removeRating",
+    ]
+    assert keys('mutation { a: removeRating(movieId: "1") b: removeRating(movieId: "2") }') == ["a", "b"]
+    # The same response key twice is one field: graphql-core merges them (or refuses differing arguments).
+    assert keys('mutation { removeRating(movieId: "1") removeRating(movieId: "1") }') == ["removeRating"]
+    spread = "mutation { ...W ... on Mutation { trainRecommender { id } } } fragment W on Mutation { ...V ...V }"
+    assert keys(spread + ' fragment V on Mutation { removeRating(movieId: "1") }') == [
+        "removeRating",
+        "trainRecommender",
+    ]
+    two = (
+        'mutation A { removeRating(movieId: "1") } '
+        'mutation B { x: removeRating(movieId: "1") y: trainRecommender { id } }'
+    )
+    assert keys(two, "A") == ["removeRating"] and keys(two, "B") == ["x", "y"]
+    assert keys("{ stats { totalMovies } }") == []
+
+
+def test_a_request_runs_one_mutation_so_a_failed_one_never_hides_a_write(api: Api) -> None:
+    """Two mutation fields in one request: the second could fail after the first wrote, and the
+    answer (`data: null`) would not say so. They are refused before either runs."""
+    before = api.sql("SELECT count(*) AS n FROM ratings WHERE user_id = 2")[0]["n"]
+    body = api.gql(
+        'mutation { rateMovie(movieId: "1", rating: 4) { rating } rollbackRecommender { id } }', user=2, admin=True
+    )
+    error = body["errors"][0]
+    assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED" and body.get("data") is None
+    assert error["message"] == (
+        "one mutation per request: this one runs 2 (rateMovie, rollbackRecommender); send each in its own request"
+    )
+    assert api.sql("SELECT count(*) AS n FROM ratings WHERE user_id = 2")[0]["n"] == before
+    assert api.data('mutation { rateMovie(movieId: "1", rating: 4) { rating } }', user=2)["rateMovie"]["rating"] == 4
 
 
 @pytest.fixture
