@@ -9,7 +9,7 @@ import pytest
 
 from app.db.connections import connect
 from app.search import vectors as sql
-from app.search.filters import NO_FILTER
+from app.search.filters import NO_FILTER, MovieFilter
 from app.search.vectors import VectorSearch
 from app.settings import Settings
 from tests.api_support import Api
@@ -120,3 +120,25 @@ def test_the_api_pool_carries_the_search_settings_so_reads_are_one_statement(api
     api.count_queries(similar)
     assert not [q for q in api.queries if q.startswith(("BEGIN", "COMMIT", "SET"))]
     assert api.count_queries(similar) == 1
+
+
+async def test_the_popular_list_ranks_every_film_by_its_ratings_and_votes(demo_database_url: str) -> None:
+    """The cold-start statement ranks narrow rows first: its page equals ranking every film outright."""
+    conn = await connect(demo_database_url)
+    try:
+        scores = await conn.fetch(
+            """SELECT m.id, m.genres, coalesce(p.rating_sum, 0) + coalesce(m.vote_count, 0)
+                      * coalesce(m.vote_average, 0) / 100.0 AS score,
+                      EXISTS (SELECT 1 FROM ratings x WHERE x.user_id = 1 AND x.movie_id = m.id) AS seen_by_1
+               FROM movies m LEFT JOIN movie_rating_stats p ON p.movie_id = m.id WHERE m.embedding IS NOT NULL"""
+        )
+        ranked = sorted(scores, key=lambda r: (-r["score"], r["id"]))
+        search = VectorSearch(Settings())
+        found = await search.popular(conn, limit=20)
+        assert [c.id for c in found] == [r["id"] for r in ranked[:20]]
+        drama = await search.popular(conn, movie_filter=MovieFilter(genres=("drama",)), unseen_by=1, limit=10)
+        expected = [r["id"] for r in ranked if "Drama" in r["genres"] and not r["seen_by_1"]][:10]
+        assert [c.id for c in drama] == expected and len(expected) == 10
+        assert all(c.movie["title"] and c.vector is not None for c in drama)  # whole films, vectors included
+    finally:
+        await conn.close()
