@@ -194,15 +194,14 @@ def mutation_fields(document: Any, operation_name: str | None) -> list[str]:
     the first one wrote, and the caller cannot tell. One write per request keeps every answer true.
     """
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-    keys: list[str] = []
+    keys: dict[str, None] = {}  # ordered, and the same key twice is one field (graphql-core merges them)
     seen: set[str] = set()
 
     def walk(selection_set: SelectionSetNode | None) -> None:
         for selection in selection_set.selections if selection_set else ():
             if isinstance(selection, FieldNode):
-                key = (selection.alias or selection.name).value
-                if key not in keys:  # the same key twice is one field (graphql-core merges them)
-                    keys.append(key)
+                if not selection.name.value.startswith("__"):  # __typename writes nothing
+                    keys[(selection.alias or selection.name).value] = None
             elif isinstance(selection, InlineFragmentNode):
                 walk(selection.selection_set)
             elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in seen:
@@ -217,7 +216,7 @@ def mutation_fields(document: Any, operation_name: str | None) -> list[str]:
             and (operation_name is None or (operation.name and operation.name.value == operation_name))
         ):
             walk(operation.selection_set)
-    return keys
+    return list(keys)
 
 
 def limit_errors(figures: Measure, budget: int) -> list[str]:

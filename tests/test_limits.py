@@ -113,6 +113,7 @@ def test_the_fields_a_mutation_runs_are_counted_through_fragments_and_merged_by_
     )
     assert keys(two, "A") == ["removeRating"] and keys(two, "B") == ["x", "y"]
     assert keys("{ stats { totalMovies } }") == []
+    assert keys('mutation { __typename removeRating(movieId: "1") }') == ["removeRating"]
 
 
 def test_a_request_runs_one_mutation_so_a_failed_one_never_hides_a_write(api: Api) -> None:
