@@ -11,6 +11,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from app.db.connections import DATABASE_UNAVAILABLE
 from app.embeddings.model import SentenceTransformerEmbedder
 from tests.api_support import Api, running_api
 
@@ -84,3 +85,29 @@ def test_a_stuck_database_fails_the_request_within_its_budget_and_the_pool_recov
         release.set()
         holder.join()
     assert len(quick_api.data(SIMILAR)["similarMovies"]["items"]) == 3
+
+
+def test_a_connection_ended_by_the_server_fails_as_unavailable_however_late_the_close_arrives(server_uri: str) -> None:
+    async def failures() -> set[type[BaseException]]:
+        admin = await asyncpg.connect(server_uri)
+        kinds: set[type[BaseException]] = set()
+        try:
+            # The next statement meets the ended backend at different moments: before its FATAL message
+            # is read, between that message and the close (asyncpg's "cannot switch to state"), after both.
+            for attempt in range(300):
+                conn = await asyncpg.connect(server_uri)
+                await admin.execute("SELECT pg_terminate_backend($1)", conn.get_server_pid())
+                await asyncio.sleep((attempt % 30) * 0.0002)
+                try:
+                    await conn.fetch("SELECT 1")
+                except Exception as error:  # every kind is collected and judged below
+                    kinds.add(type(error))
+                finally:
+                    conn.terminate()
+        finally:
+            await admin.close()
+        return kinds
+
+    kinds = asyncio.run(failures())
+    assert kinds, "a statement on an ended connection never failed"
+    assert all(issubclass(kind, DATABASE_UNAVAILABLE) for kind in kinds), kinds

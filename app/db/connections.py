@@ -30,6 +30,9 @@ DATABASE_UNAVAILABLE = (
     asyncpg.AdminShutdownError,
     asyncpg.InvalidCatalogNameError,
     asyncpg.ObjectNotInPrerequisiteStateError,
+    # A pooled connection whose backend was ended while idle: asyncpg has read the FATAL message but
+    # not yet the close, and refuses the next statement with "cannot switch to state".
+    asyncpg.InternalClientError,
 )
 
 
