@@ -28,7 +28,7 @@ from typing import Any
 
 from app.auth import load_secret, mint_token
 from app.db.connections import connect, resolve_database_url
-from app.search import vectors as sql
+from app.search import statements as sql
 from app.search.filters import NO_FILTER
 from app.settings import Settings
 from bench.catalogue import prepared
@@ -131,9 +131,8 @@ async def _inputs(settings: Settings, seed: int) -> tuple[list[int], list[int], 
                 await conn.execute(
                     f"SET LOCAL hnsw.ef_search = {settings.hnsw_ef_search}; SET LOCAL hnsw.iterative_scan = strict_order"
                 )
-                fast = await conn.fetch(
-                    sql.NEAREST[("cosine", sql.MOVIE_VECTOR, False, True)], movie, *params, [movie], None, 10
-                )
+                served = sql.plain_nearest_sql("cosine", sql.MOVIE_VECTOR, True, False, sql.plain_limit(10) or 10)
+                fast = (await conn.fetch(served, movie, [movie]))[:10]
             exact_sql = sql.NEAREST[("cosine", sql.MOVIE_VECTOR, True, True)]
             exact = await conn.fetch(exact_sql, movie, *params, [movie], None, 10)
             overlap += len({r["id"] for r in fast} & {r["id"] for r in exact})

@@ -1,11 +1,12 @@
 """The baselines for bench/api.py: bare Starlette JSON routes running similarMovies' SQL with raw asyncpg.
 
-Each runs the statement the API runs for `similarMovies(movieId, limit)`: thin records left out (the
-API's default), one row more than the page (whether more follow), and answers the same films.
+The one-statement routes run the statement the API runs for `similarMovies(movieId, limit)`: thin
+records left out (the API's default), one row more than the page (whether more follow), the plain form
+PostgreSQL plans once per connection (app/search/statements.py); they answer the same films.
 
 /similar-plain: one statement on a connection opened with the search settings (the baseline);
 /similar-bare: the same on a pool that sends no reset statement when a connection is released (as the API's);
-/similar: BEGIN + SET LOCAL, the statement, COMMIT (what the API did before).
+/similar: BEGIN + SET LOCAL, the parameterised statement (planned on every call), COMMIT: what the API did before.
 
 uvicorn bench.raw_app:app --port 8101   (DATABASE_URL must be set)
 """
@@ -24,13 +25,23 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from app.search import vectors as sql
+from app.search import statements as sql
 from app.search.filters import NO_FILTER
 from app.search.vectors import session_settings
 from app.settings import Settings
 
 QUERY = sql.NEAREST[("cosine", sql.MOVIE_VECTOR, False, True)]
 FILTER = replace(NO_FILTER, exclude_thin=True).params()
+
+
+def plain_query(limit: int) -> str:
+    """The statement the API runs for a page of `limit` (one row more): the plain form, planned once."""
+    tier = sql.plain_limit(limit + 1)
+    if tier is None:
+        raise ValueError(f"limit {limit} is past the plain form's tiers")
+    return sql.plain_nearest_sql("cosine", sql.MOVIE_VECTOR, True, False, tier)
+
+
 BEGIN = (
     f"BEGIN READ ONLY; SET LOCAL hnsw.ef_search = {Settings().hnsw_ef_search};"
     " SET LOCAL hnsw.iterative_scan = strict_order"
@@ -56,7 +67,7 @@ async def _one_statement(request: Request, pool: asyncpg.Pool) -> JSONResponse:
     body = await request.json()
     movie_id, limit = int(body["movieId"]), int(body.get("limit", 10))
     async with pool.acquire() as conn:
-        rows = await conn.fetch(QUERY, movie_id, *FILTER, [movie_id], None, limit + 1)
+        rows = await conn.fetch(plain_query(limit), movie_id, [movie_id])
     items = [
         {"rank": i, "similarity": 1 - r["distance"], "movie": {"id": r["id"], "title": r["title"], "year": r["year"]}}
         for i, r in enumerate(rows[:limit], start=1)

@@ -8,9 +8,10 @@ import asyncpg
 import pytest
 
 from app.db.connections import connect
-from app.search import vectors as sql
+from app.search import statements as sql
 from app.search.filters import NO_FILTER, MovieFilter
-from app.search.vectors import VectorSearch
+from app.search.hybrid import semantic_hits, unfiltered_semantic_hits_sql
+from app.search.vectors import VectorSearch, pool_size
 from app.settings import Settings
 from tests.api_support import Api
 
@@ -142,3 +143,81 @@ async def test_the_popular_list_ranks_every_film_by_its_ratings_and_votes(demo_d
         assert all(c.movie["title"] and c.vector is not None for c in drama)  # whole films, vectors included
     finally:
         await conn.close()
+
+
+@pytest.mark.pgvector
+async def test_an_unfiltered_meaning_search_is_planned_once_per_connection(demo_database_url: str) -> None:
+    """With no filter, only the query vector is a parameter: PostgreSQL settles on one generic plan."""
+    conn = await connect(demo_database_url)
+    try:
+        vector = await conn.fetchval("SELECT embedding FROM movies WHERE has_overview ORDER BY id LIMIT 1")
+        answers = [
+            await semantic_hits(conn, "cosine", vector, pool=40, movie_filter=NO_FILTER, include_thin=False)
+            for _ in range(8)
+        ]
+        plans = await conn.fetchrow(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1",
+            unfiltered_semantic_hits_sql(40, False),
+        )
+        assert plans is not None and plans["generic_plans"] >= 2, plans
+        assert answers[0] and all(a == answers[0] for a in answers), "the generic plan answers what custom ones did"
+        # A filter's values change its plan: that search runs the statement with the filter's parameters.
+        dramas = MovieFilter(genres=("Drama",))
+        filtered = await semantic_hits(conn, "cosine", vector, pool=40, movie_filter=dramas, include_thin=False)
+        assert filtered and {h.movie_id for h in filtered} <= await _dramas(conn)
+    finally:
+        await conn.close()
+
+
+async def _dramas(conn: asyncpg.Connection) -> set[int]:
+    rows = await conn.fetch("SELECT id FROM movies WHERE 'drama' = ANY(genre_keys)")
+    return {r["id"] for r in rows}
+
+
+def test_a_plain_list_fetches_the_smallest_tier_that_holds_it() -> None:
+    assert [sql.plain_limit(n) for n in (1, 11, 12, 21, 50, 55, 105, 106, 505)] == [
+        11,
+        11,
+        21,
+        21,
+        55,
+        55,
+        105,
+        255,
+        505,
+    ]
+    assert sql.plain_limit(pool_size(11)) == pool_size(11) and sql.plain_limit(pool_size(21)) == pool_size(21)
+    assert sql.plain_limit(506) is None  # past the tiers: the parameterised statement
+    assert MovieFilter(exclude_thin=True).narrows_only_to_described and NO_FILTER.narrows_only_to_described
+    assert not MovieFilter(genres=("Drama",)).narrows_only_to_described
+    assert not MovieFilter(exclude_ids=(1,)).narrows_only_to_described
+
+
+@pytest.mark.pgvector
+async def test_an_unfiltered_list_is_planned_once_and_answers_what_the_parameterised_statement_does(
+    demo_database_url: str,
+) -> None:
+    conn = await connect(demo_database_url)
+    search = VectorSearch(Settings())
+    described = MovieFilter(exclude_thin=True)
+    try:
+        films = [r[0] for r in await conn.fetch("SELECT id FROM movies WHERE has_overview ORDER BY id LIMIT 8")]
+        viewer = await conn.fetchval("SELECT user_id FROM ratings GROUP BY user_id ORDER BY count(*) DESC LIMIT 1")
+        for film in films:
+            for unseen_by, limit in ((None, 11), (viewer, 11), (None, 15)):
+                served = await search.nearest(
+                    conn, film, by_movie=True, movie_filter=described, exclude=[film], unseen_by=unseen_by, limit=limit
+                )
+                statement = sql.NEAREST[("cosine", sql.MOVIE_VECTOR, False, True)]
+                async with search.transaction(conn):
+                    rows = await conn.fetch(statement, film, *described.params(), [film], unseen_by, limit)
+                assert [c.id for c in served] == [r["id"] for r in rows], (film, unseen_by, limit)
+        plain = sql.plain_nearest_sql("cosine", sql.MOVIE_VECTOR, True, False, 11)
+        plans = await conn.fetchrow(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1", plain
+        )
+        assert plans is not None and plans["generic_plans"] >= 2, plans
+    finally:
+        await conn.close()
+    plan = await _plan(demo_database_url, plain, 1, [1], generic=True)
+    assert "Index Scan using movies_embedding_described_idx" in plan, plan

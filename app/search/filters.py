@@ -27,11 +27,13 @@ class MovieFilter:
     @property
     def active(self) -> bool:
         """True when the filter removes anything."""
-        return (
-            any(v is not None for v in (self.genres, self.year_min, self.year_max, self.min_vote_average))
-            or bool(self.exclude_ids)
-            or self.exclude_thin
-        )
+        return self.exclude_thin or not self.narrows_only_to_described
+
+    @property
+    def narrows_only_to_described(self) -> bool:
+        """True when the filter at most leaves thin records out: no values that would change a plan."""
+        values = (self.genres, self.year_min, self.year_max, self.min_vote_average)
+        return all(v is None for v in values) and not self.exclude_ids
 
     @staticmethod
     def clause(first: int) -> str:

@@ -15,7 +15,7 @@ from app.recs.ranking import Candidate
 from app.search.fallback import VectorFallback, nearest_in_memory, nearest_many_in_memory, pgvector_or_in_process
 from app.search.filters import NO_FILTER, MovieFilter
 from app.search.fusion import TITLE_MIN_SIMILARITY
-from app.search.index import DESCRIBED_ONLY
+from app.search.statements import MOVIE_VECTOR, NEAREST, NEAREST_MANY, VECTOR_PARAM, plain_limit, plain_nearest_sql
 from app.settings import Metric, Settings
 from app.vectors import as_array
 
@@ -28,68 +28,6 @@ def pool_size(limit: int) -> int:
     """Candidates fetched for a list of `limit` results."""
     return max(limit * POOL_FACTOR, MIN_POOL)
 
-
-DISTANCE_OPERATORS: dict[Metric, str] = {"cosine": "<=>", "l2": "<->", "inner_product": "<#>"}
-
-# The query vector: a parameter, or a movie's own vector kept inside SQL (an InitPlan, so the
-# index still applies).
-VECTOR_PARAM = "$1::vector"
-MOVIE_VECTOR = "(SELECT e.embedding FROM movies e WHERE e.id = $1::bigint)"
-_AFTER_FILTER = 2 + MovieFilter.PARAMETERS  # nearest(): $1 query, $2.. filter, then exclusions, viewer, limit
-
-
-def nearest_sql(metric: Metric, query_vector: str, *, exact: bool = False, described_only: bool = False) -> str:
-    """k-nearest movies to a query vector ($1) with MovieFilter ($2..), exclusions, viewer and limit after it.
-
-    The indexed form orders by the distance operator itself so pgvector's index serves it; the
-    exact form orders by an expression of it, which no index matches: a full, exact scan.
-    `described_only` says in the statement's text what the filter's exclude_thin says in a parameter,
-    so that every plan, generic ones too, may use the partial index over described films.
-    """
-    distance = f"m.embedding {DISTANCE_OPERATORS[metric]} {query_vector}"
-    order = f"({distance}) + 0" if exact else distance
-    exclude, viewer, limit = (f"${_AFTER_FILTER + i}" for i in range(3))
-    described = f" AND m.{DESCRIBED_ONLY}" if described_only else ""
-    return f"""
-SELECT {MOVIE_COLUMNS}, m.embedding, {distance} AS distance
-FROM movies m
-WHERE m.embedding IS NOT NULL AND {query_vector} IS NOT NULL AND {MovieFilter.clause(2)}{described}
-  AND NOT (m.id = ANY({exclude}::bigint[]))
-  AND ({viewer}::bigint IS NULL
-       OR NOT EXISTS (SELECT 1 FROM ratings x WHERE x.user_id = {viewer} AND x.movie_id = m.id))
-ORDER BY {order}
-LIMIT {limit}
-"""
-
-
-def nearest_many_sql(metric: Metric) -> str:
-    """k-nearest movies for each ($1 key, $2 vector) pair, with MovieFilter ($3..), exclusions, per-key viewer."""
-    distance = f"m.embedding {DISTANCE_OPERATORS[metric]} q.vector"
-    exclude, unseen_by_key, limit = (f"${3 + MovieFilter.PARAMETERS + i}" for i in range(3))
-    return f"""
-SELECT q.key, c.*
-FROM unnest($1::bigint[], $2::vector[]) AS q(key, vector)
-CROSS JOIN LATERAL (
-    SELECT {MOVIE_COLUMNS}, m.embedding, {distance} AS distance
-    FROM movies m
-    WHERE m.embedding IS NOT NULL AND {MovieFilter.clause(3)}
-      AND NOT (m.id = ANY({exclude}::bigint[]))
-      AND ({unseen_by_key}::boolean IS NOT TRUE
-           OR NOT EXISTS (SELECT 1 FROM ratings x WHERE x.user_id = q.key AND x.movie_id = m.id))
-    ORDER BY {distance}
-    LIMIT {limit}
-) AS c
-"""
-
-
-NEAREST = {
-    (metric, vector, exact, described): nearest_sql(metric, vector, exact=exact, described_only=described)
-    for metric in DISTANCE_OPERATORS
-    for vector in (VECTOR_PARAM, MOVIE_VECTOR)
-    for exact in (False, True)
-    for described in (False, True)
-}
-NEAREST_MANY = {metric: nearest_many_sql(metric) for metric in DISTANCE_OPERATORS}
 
 # Cold start: movies many people rated well (count x mean = the sum of their ratings), the catalogue's
 # own votes breaking ties; the same filter ($1..), then exclusions, viewer and limit. The score covers
@@ -209,11 +147,17 @@ class VectorSearch:
         """
         vector_sql = MOVIE_VECTOR if by_movie else VECTOR_PARAM
         params = [query, *movie_filter.params(), list(exclude), unseen_by, limit]
+        described = movie_filter.exclude_thin
+        tier = plain_limit(limit) if movie_filter.narrows_only_to_described else None
 
         async def on_pgvector() -> list[Candidate]:
             async with self.transaction(conn):
-                described = movie_filter.exclude_thin
-                rows = await conn.fetch(NEAREST[(self.metric, vector_sql, False, described)], *params)
+                if tier is not None:  # planned once per connection (app/search/statements.py)
+                    viewer = [] if unseen_by is None else [unseen_by]
+                    statement = plain_nearest_sql(self.metric, vector_sql, described, bool(viewer), tier)
+                    rows = (await conn.fetch(statement, query, list(exclude), *viewer))[:limit]
+                else:
+                    rows = await conn.fetch(NEAREST[(self.metric, vector_sql, False, described)], *params)
                 if len(rows) < limit and (movie_filter.active or unseen_by is not None):
                     # A very selective filter can exhaust the index scan's budget: scan exactly instead.
                     rows = await conn.fetch(NEAREST[(self.metric, vector_sql, True, described)], *params)
