@@ -26,7 +26,7 @@ from app.embeddings.generations import active_generation
 from app.embeddings.model import Embedder
 from app.pages import graphiql_page, page_routes
 from app.queue.redis_server import resolve_redis_url
-from app.search.vectors import session_settings
+from app.search.session import session_settings
 from app.services import Services, build_services
 from app.settings import Settings, get_settings
 from app.transport import InFlightLimit, JsonErrors

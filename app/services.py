@@ -18,7 +18,8 @@ from app.recs.scoring import FOLLOW_EVERY_S
 from app.search.fallback import vector_fallback, watch
 from app.search.index import describe_index, ivfflat_probes
 from app.search.service import Search
-from app.search.vectors import VectorSearch, carries_session_settings
+from app.search.session import carries_session_settings
+from app.search.vectors import VectorSearch
 from app.settings import Settings
 from app.status.reader import StatusReader
 

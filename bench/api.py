@@ -28,7 +28,7 @@ from typing import Any
 
 from app.auth import load_secret, mint_token
 from app.db.connections import connect, resolve_database_url
-from app.search import statements as sql
+from app.search import vectors as sql
 from app.search.filters import NO_FILTER
 from app.settings import Settings
 from bench.catalogue import prepared

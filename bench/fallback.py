@@ -24,7 +24,8 @@ import numpy as np
 from app.db.connections import connect
 from app.search.fallback import VectorFallback, nearest_in_memory
 from app.search.memory import InMemoryVectors, Matrix, rank
-from app.search.vectors import VectorSearch, session_settings
+from app.search.session import session_settings
+from app.search.vectors import VectorSearch
 from app.settings import Settings
 from bench.catalogue import prepared
 from bench.report import ROOT, machine_facts, write_section

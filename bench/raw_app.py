@@ -2,7 +2,7 @@
 
 The one-statement routes run the statement the API runs for `similarMovies(movieId, limit)`: thin
 records left out (the API's default), one row more than the page (whether more follow), the plain form
-PostgreSQL plans once per connection (app/search/statements.py); they answer the same films.
+PostgreSQL plans once per connection (app/search/vectors.py); they answer the same films.
 
 /similar-plain: one statement on a connection opened with the search settings (the baseline);
 /similar-bare: the same on a pool that sends no reset statement when a connection is released (as the API's);
@@ -25,9 +25,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from app.search import statements as sql
+from app.search import vectors as sql
 from app.search.filters import NO_FILTER
-from app.search.vectors import session_settings
+from app.search.session import session_settings
 from app.settings import Settings
 
 QUERY = sql.NEAREST[("cosine", sql.MOVIE_VECTOR, False, True)]

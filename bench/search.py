@@ -30,7 +30,8 @@ from app.embeddings.model import load_embedder
 from app.evaluation.search import evaluate_search, load_queries, search_table
 from app.search.fusion import SearchMode
 from app.search.service import Search
-from app.search.vectors import VectorSearch, session_settings
+from app.search.session import session_settings
+from app.search.vectors import VectorSearch
 from app.settings import Settings
 from bench.catalogue import prepared
 from bench.report import ROOT, SHARED_DATA, machine_facts, write_section

@@ -22,7 +22,7 @@ import asyncpg
 import numpy as np
 
 from app.db.connections import connect
-from app.search import statements as sql
+from app.search import vectors as sql
 from app.search.filters import NO_FILTER
 from app.search.index import ensure_index, ivfflat_lists
 from app.settings import Settings

@@ -8,7 +8,7 @@ import asyncpg
 import pytest
 
 from app.db.connections import connect
-from app.search import statements as sql
+from app.search import vectors as sql
 from app.search.filters import NO_FILTER, MovieFilter
 from app.search.hybrid import semantic_hits, unfiltered_semantic_hits_sql
 from app.search.vectors import VectorSearch, pool_size

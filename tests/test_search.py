@@ -13,7 +13,8 @@ from app.embeddings.model import SentenceTransformerEmbedder
 from app.evaluation.search import LabelledQuery, evaluate_search, ranked_ids
 from app.search.fusion import SearchMode
 from app.search.service import Search
-from app.search.vectors import VectorSearch, session_settings
+from app.search.session import session_settings
+from app.search.vectors import VectorSearch
 from app.settings import Settings
 from app.vectors import FloatArray
 from tests.api_support import Api

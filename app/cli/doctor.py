@@ -16,7 +16,8 @@ from app.embeddings.encoders import Encoders, QueryEncoder
 from app.evaluation.search import evaluate_search, search_table
 from app.pages import missing_graphiql_assets
 from app.search.service import Search
-from app.search.vectors import VectorSearch, session_settings
+from app.search.session import session_settings
+from app.search.vectors import VectorSearch
 from app.settings import Settings
 from app.status.doctor import Check, run_checks
 from app.status.stats import collect_stats

@@ -21,7 +21,7 @@ import numpy as np
 from app.search.filters import MovieFilter
 from app.search.fusion import TITLE_MIN_SIMILARITY, RetrieverHit
 from app.search.memory import InMemoryVectors
-from app.search.statements import DISTANCE_OPERATORS
+from app.search.vectors import DISTANCE_OPERATORS
 from app.settings import Metric
 from app.vectors import FloatArray
 
