@@ -71,8 +71,8 @@ def unfiltered_semantic_hits_sql(pool: int, include_thin: bool) -> str:
     """Films nearest to the query vector ($1, the only parameter) by their best sentence, with no filter.
 
     The pool and the thin flag are written into the text, so no parameter changes the plan's cost:
-    PostgreSQL keeps a generic plan after five executions instead of planning every call: 2.59 against
-    3.25 ms p50 on the Wikipedia catalogue, the same hits (a filter's parameters would make it plan each).
+    PostgreSQL keeps a generic plan after five executions instead of planning every call: 2.37 against
+    2.66 ms p50 on the Wikipedia catalogue, the same hits (a filter's parameters would make it plan each).
     """
     thin = "" if include_thin else "WHERE m.has_overview"
     return f"""
