@@ -5,9 +5,9 @@ plan's cost (a filter's values, a LIMIT parameter). A list with no filter beyond
 only" therefore runs the plain form: the query, the exclusions and the viewer are its only parameters
 and its LIMIT is a tier written into the text, so after five calls PostgreSQL keeps one generic plan
 per connection. similarMovies' statement on the Wikipedia catalogue: 1.66 against 1.52 ms p50 in
-process (300 films, which of the two ran first alternated), 3.66 against 3.34 ms over HTTP, the same films. Filtered lists keep the parameterised
-form, whose custom plans fold the filter's values (a generic plan of it took 64 ms instead of 1 ms
-under a selective filter).
+process (300 films, which of the two ran first alternated), 3.66 against 3.34 ms over HTTP, the same
+films. Filtered lists keep the parameterised form, whose custom plans fold the filter's values (a
+generic plan of it took 64 ms instead of 1 ms under a selective filter).
 """
 
 from __future__ import annotations
