@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     # call (app/embeddings/batching.py), and at most `query_parallel` such calls at once.
     query_batch: int = Field(default=16, ge=1, le=256)
     query_parallel: int = Field(default=1, ge=1, le=64)
+    # Vectors of the most recent distinct search texts kept per API process (about 1.6 KB each with
+    # the text): the next page of a search is not encoded again. 0: every search encodes its text.
+    query_cache: int = Field(default=1024, ge=0, le=100_000)
 
     # Background jobs: when the worker refreshes embeddings (cron, UTC), movies per committed batch.
     refresh_cron: str = "0 4 * * *"

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from typing import cast
 
+import asyncpg
 import numpy as np
 import pytest
 
 from app.embeddings.batching import QueryBatcher
+from app.embeddings.encoders import Encoders, QueryEncoder
 from app.embeddings.model import SentenceTransformerEmbedder
+from app.settings import Settings
 from tests.fakes import FakeEmbedder
 
 SUBJECTS = ("dreams", "robots", "heists", "ghosts", "trains", "lions", "storms", "clocks", "pianos", "kites")
@@ -106,3 +110,35 @@ def test_the_model_gives_a_text_the_same_vector_alone_or_in_a_batch(model: Sente
     alone = [model.encode([text])[0] for text in texts]
     for a, b in zip(alone, batched, strict=True):
         assert float(np.dot(a, b)) > 0.99999  # padding in a batch moves the last float bits only
+
+
+def test_a_text_searched_again_reuses_its_vector_and_the_cache_keeps_the_latest_texts() -> None:
+    fake, other = FakeEmbedder(), FakeEmbedder(model_name="other-model")
+    encoder = QueryEncoder(cast(asyncpg.Pool, None), Encoders(Settings(query_cache=2), fake, other))
+
+    async def run() -> None:
+        first = await encoder.encode(fake, "dreams")
+        assert fake.calls == [1]
+        again = await encoder.encode(fake, "dreams")  # the next page of the same search
+        assert fake.calls == [1] and again is first and not again.flags.writeable
+        np.testing.assert_array_equal(again, fake.vector("dreams"))
+        await encoder.encode(other, "dreams")  # another model's vector is its own
+        assert other.calls == [1]
+        await encoder.encode(fake, "robots")  # three texts in a cache of two: the oldest goes
+        await encoder.encode(fake, "heists")
+        await encoder.encode(fake, "dreams")
+        assert fake.calls == [1, 1, 1, 1]
+
+    asyncio.run(run())
+
+
+def test_without_a_cache_every_search_encodes_its_text() -> None:
+    fake = FakeEmbedder()
+    encoder = QueryEncoder(cast(asyncpg.Pool, None), Encoders(Settings(query_cache=0), fake))
+
+    async def run() -> None:
+        for _ in range(3):
+            await encoder.encode(fake, "dreams")
+
+    asyncio.run(run())
+    assert fake.calls == [1, 1, 1]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 
 import asyncpg
 
@@ -78,6 +79,10 @@ class QueryEncoder:
     def __init__(self, pool: asyncpg.Pool, encoders: Encoders, *, enabled: bool = True) -> None:
         self.pool, self.encoders, self.enabled = pool, encoders, enabled
         self._batchers: dict[str, QueryBatcher] = {}
+        # Vectors of texts searched lately, by (model, text): the next page of a search, or a text
+        # many people type, skips the model. A model's vector for a text never changes, and a switched
+        # generation's model is another key, so nothing here goes stale; the size bounds the memory.
+        self._recent: OrderedDict[tuple[str, str], FloatArray] = OrderedDict()
         self.active: Generation | None = None
         self._checked = 0.0
         self._preloading: dict[str, asyncio.Task[None]] = {}
@@ -101,13 +106,23 @@ class QueryEncoder:
             return None
 
     async def encode(self, embedder: Embedder, text: str) -> FloatArray:
-        """One search text's vector, batched with the texts other requests are encoding meanwhile."""
+        """One search text's vector: a recent one again, else batched with other requests' texts."""
+        key = (embedder.model_name, text)
+        if (recent := self._recent.get(key)) is not None:
+            self._recent.move_to_end(key)
+            return recent
+        settings = self.encoders.settings
         batcher = self._batchers.get(embedder.model_name)
         if batcher is None or batcher.embedder is not embedder:
-            settings = self.encoders.settings
             batcher = QueryBatcher(embedder, max_batch=settings.query_batch, parallel=settings.query_parallel)
             self._batchers[embedder.model_name] = batcher
-        return await batcher.encode(text)
+        vector = await batcher.encode(text)
+        if settings.query_cache:
+            vector.flags.writeable = False  # shared by every request that searches this text
+            self._recent[key] = vector
+            while len(self._recent) > settings.query_cache:
+                self._recent.popitem(last=False)
+        return vector
 
     async def follow(self, conn: asyncpg.Connection) -> None:
         """Read the generations: a switched one is used from now on, a coming one's model preloaded."""
