@@ -120,7 +120,7 @@ def test_a_text_searched_again_reuses_its_vector_and_the_cache_keeps_the_latest_
         first = await encoder.encode(fake, "dreams")
         assert fake.calls == [1]
         again = await encoder.encode(fake, "dreams")  # the next page of the same search
-        assert fake.calls == [1] and again is first and not again.flags.writeable
+        assert fake.calls == [1] and again is first and not again.flags.writeable and again.base is None
         np.testing.assert_array_equal(again, fake.vector("dreams"))
         await encoder.encode(other, "dreams")  # another model's vector is its own
         assert other.calls == [1]

@@ -118,6 +118,8 @@ class QueryEncoder:
             self._batchers[embedder.model_name] = batcher
         vector = await batcher.encode(text)
         if settings.query_cache:
+            # A copy: the vector is a row of its batch's matrix, which a view would keep alive whole.
+            vector = vector.copy()
             vector.flags.writeable = False  # shared by every request that searches this text
             self._recent[key] = vector
             while len(self._recent) > settings.query_cache:
