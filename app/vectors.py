@@ -8,6 +8,7 @@ import numpy as np
 import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float32]
+NO_VECTOR: FloatArray = np.empty(0, dtype=np.float32)  # a candidate loaded without its vector
 
 
 def unit(vector: npt.ArrayLike) -> FloatArray | None:

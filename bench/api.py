@@ -133,7 +133,7 @@ async def _inputs(settings: Settings, seed: int) -> tuple[list[int], list[int], 
                 )
                 served = sql.plain_nearest_sql("cosine", sql.MOVIE_VECTOR, True, False, sql.plain_limit(10) or 10)
                 fast = (await conn.fetch(served, movie, [movie]))[:10]
-            exact_sql = sql.NEAREST[("cosine", sql.MOVIE_VECTOR, True, True)]
+            exact_sql = sql.NEAREST[("cosine", sql.MOVIE_VECTOR, True, True, True)]
             exact = await conn.fetch(exact_sql, movie, *params, [movie], None, 10)
             overlap += len({r["id"] for r in fast} & {r["id"] for r in exact})
         return rng.sample(movies, 500), rng.sample(users, min(200, len(users))), overlap / (10 * len(sample))

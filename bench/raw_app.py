@@ -30,7 +30,7 @@ from app.search.filters import NO_FILTER
 from app.search.session import session_settings
 from app.settings import Settings
 
-QUERY = sql.NEAREST[("cosine", sql.MOVIE_VECTOR, False, True)]
+QUERY = sql.NEAREST[("cosine", sql.MOVIE_VECTOR, False, True, True)]
 FILTER = replace(NO_FILTER, exclude_thin=True).params()
 
 
@@ -39,7 +39,7 @@ def plain_query(limit: int) -> str:
     tier = sql.plain_limit(limit + 1)
     if tier is None:
         raise ValueError(f"limit {limit} is past the plain form's tiers")
-    return sql.plain_nearest_sql("cosine", sql.MOVIE_VECTOR, True, False, tier)
+    return sql.plain_nearest_sql("cosine", sql.MOVIE_VECTOR, True, False, tier, vectors=False)
 
 
 BEGIN = (

@@ -44,7 +44,7 @@ async def _timed(conn: asyncpg.Connection, setup: str, statement: str, vector: A
 async def _measure(
     conn: asyncpg.Connection, setup: str, exact: bool, queries: list[Any], truth: list[list[int]] | None
 ) -> dict[str, float]:
-    statement = sql.NEAREST[("cosine", sql.VECTOR_PARAM, exact, False)]
+    statement = sql.NEAREST[("cosine", sql.VECTOR_PARAM, exact, False, True)]
     results, times = [], []
     for vector in queries:
         ids, ms = await _timed(conn, setup, statement, vector)

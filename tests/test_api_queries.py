@@ -68,13 +68,13 @@ async def _plan(database_url: str, statement: str, *args: object, generic: bool 
 @pytest.mark.pgvector
 async def test_the_hnsw_index_serves_the_query_and_the_exact_form_does_not(demo_database_url: str) -> None:
     params = [*NO_FILTER.params(), [1], None, 10]
-    by_movie = await _plan(demo_database_url, sql.NEAREST[("cosine", sql.MOVIE_VECTOR, False, False)], 1, *params)
+    by_movie = await _plan(demo_database_url, sql.NEAREST[("cosine", sql.MOVIE_VECTOR, False, False, True)], 1, *params)
     assert "Index Scan using movies_embedding_idx" in by_movie
-    exact = await _plan(demo_database_url, sql.NEAREST[("cosine", sql.MOVIE_VECTOR, True, False)], 1, *params)
+    exact = await _plan(demo_database_url, sql.NEAREST[("cosine", sql.MOVIE_VECTOR, True, False, True)], 1, *params)
     assert "movies_embedding_idx" not in exact
     # similarMovies' default (thin records left out) says so in its text: every plan may use the
     # partial index over described films, a generic plan included.
-    described = sql.NEAREST[("cosine", sql.MOVIE_VECTOR, False, True)]
+    described = sql.NEAREST[("cosine", sql.MOVIE_VECTOR, False, True, True)]
     arguments = [1, *replace(NO_FILTER, exclude_thin=True).params(), [1], None, 10]
     for generic in (False, True):
         plan = await _plan(demo_database_url, described, *arguments, generic=generic)
@@ -208,7 +208,7 @@ async def test_an_unfiltered_list_is_planned_once_and_answers_what_the_parameter
                 served = await search.nearest(
                     conn, film, by_movie=True, movie_filter=described, exclude=[film], unseen_by=unseen_by, limit=limit
                 )
-                statement = sql.NEAREST[("cosine", sql.MOVIE_VECTOR, False, True)]
+                statement = sql.NEAREST[("cosine", sql.MOVIE_VECTOR, False, True, True)]
                 async with search.transaction(conn):
                     rows = await conn.fetch(statement, film, *described.params(), [film], unseen_by, limit)
                 assert [c.id for c in served] == [r["id"] for r in rows], (film, unseen_by, limit)
@@ -221,3 +221,19 @@ async def test_an_unfiltered_list_is_planned_once_and_answers_what_the_parameter
         await conn.close()
     plan = await _plan(demo_database_url, plain, 1, [1], generic=True)
     assert "Index Scan using movies_embedding_described_idx" in plan, plan
+
+
+@pytest.mark.pgvector
+async def test_a_list_without_diversity_reads_no_film_vectors_and_ranks_the_same(demo_database_url: str) -> None:
+    conn = await connect(demo_database_url)
+    search = VectorSearch(Settings())
+    try:
+        film = await conn.fetchval("SELECT id FROM movies WHERE has_overview ORDER BY id LIMIT 1")
+        for movie_filter in (MovieFilter(exclude_thin=True), MovieFilter(exclude_thin=True, year_min=1990)):
+            args = {"by_movie": True, "movie_filter": movie_filter, "exclude": [film], "limit": 11}
+            with_vectors = await search.nearest(conn, film, **args)
+            without = await search.nearest(conn, film, vectors=False, **args)
+            assert [(c.id, c.similarity) for c in without] == [(c.id, c.similarity) for c in with_vectors]
+            assert all(c.vector.size == 0 for c in without) and all(c.vector.size == 384 for c in with_vectors)
+    finally:
+        await conn.close()

@@ -17,9 +17,7 @@ from app.recs.ranking import Candidate
 from app.recs.scoring import Reached, ServedModels, load_ratings_and_model, reach
 from app.search.filters import MovieFilter
 from app.settings import Settings
-from app.vectors import as_array
-
-NO_VECTOR = np.empty(0, dtype=np.float32)  # a candidate loaded without its vector
+from app.vectors import NO_VECTOR, as_array
 
 _F = 7  # the filter's first parameter
 _POOL = _F + MovieFilter.PARAMETERS

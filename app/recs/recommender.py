@@ -80,6 +80,7 @@ class Recommender:
                 exclude=[movie_id],
                 unseen_by=unseen_by,
                 limit=pool_size(depth) if diversity else depth,
+                vectors=diversity > 0,  # only diversity compares the films' vectors
             )
             if not candidates:
                 has_embedding = await conn.fetchval(MOVIE_HAS_EMBEDDING, movie_id)
@@ -118,7 +119,7 @@ class Recommender:
                 profile = (await load_profiles(conn, [user_id], self.settings.like_threshold))[user_id]
                 if profile is not None:
                     content = await self.search.nearest(
-                        conn, profile, movie_filter=movie_filter, unseen_by=user_id, limit=pool
+                        conn, profile, movie_filter=movie_filter, unseen_by=user_id, limit=pool, vectors=diversity > 0
                     )
             ranked = rank_personal(profile, content, hybrid, self.settings, depth, diversity)
             if ranked is None:

@@ -28,7 +28,7 @@ from app.search.filters import NO_FILTER, MovieFilter
 from app.search.fusion import TITLE_MIN_SIMILARITY
 from app.search.index import DESCRIBED_ONLY
 from app.settings import Metric, Settings
-from app.vectors import as_array
+from app.vectors import NO_VECTOR, as_array
 
 # Oversampling: rankers (popularity blend, MMR) choose from at least this many times `limit`.
 POOL_FACTOR = 5
@@ -49,20 +49,23 @@ MOVIE_VECTOR = "(SELECT e.embedding FROM movies e WHERE e.id = $1::bigint)"
 _AFTER_FILTER = 2 + MovieFilter.PARAMETERS  # nearest(): $1 query, $2.. filter, then exclusions, viewer, limit
 
 
-def nearest_sql(metric: Metric, query_vector: str, *, exact: bool = False, described_only: bool = False) -> str:
+def nearest_sql(
+    metric: Metric, query_vector: str, *, exact: bool = False, described_only: bool = False, vectors: bool = True
+) -> str:
     """k-nearest movies to a query vector ($1) with MovieFilter ($2..), exclusions, viewer and limit after it.
 
     The indexed form orders by the distance operator itself so pgvector's index serves it; the
     exact form orders by an expression of it, which no index matches: a full, exact scan.
     `described_only` says in the statement's text what the filter's exclude_thin says in a parameter,
-    so that every plan, generic ones too, may use the partial index over described films.
+    so that every plan, generic ones too, may use the partial index over described films. Without
+    `vectors` the films' own vectors stay behind (each is a TOAST read and 1.5 kB to send).
     """
     distance = f"m.embedding {DISTANCE_OPERATORS[metric]} {query_vector}"
     order = f"({distance}) + 0" if exact else distance
     exclude, viewer, limit = (f"${_AFTER_FILTER + i}" for i in range(3))
     described = f" AND m.{DESCRIBED_ONLY}" if described_only else ""
     return f"""
-SELECT {MOVIE_COLUMNS}, m.embedding, {distance} AS distance
+SELECT {MOVIE_COLUMNS}, {_embedding(vectors)}, {distance} AS distance
 FROM movies m
 WHERE m.embedding IS NOT NULL AND {query_vector} IS NOT NULL AND {MovieFilter.clause(2)}{described}
   AND NOT (m.id = ANY({exclude}::bigint[]))
@@ -93,12 +96,20 @@ CROSS JOIN LATERAL (
 """
 
 
+def _embedding(vectors: bool) -> str:
+    return "m.embedding" if vectors else "NULL::vector AS embedding"
+
+
+# Keyed by (metric, query vector, exact, described only, with the films' vectors).
 NEAREST = {
-    (metric, vector, exact, described): nearest_sql(metric, vector, exact=exact, described_only=described)
+    (metric, vector, exact, described, vectors): nearest_sql(
+        metric, vector, exact=exact, described_only=described, vectors=vectors
+    )
     for metric in DISTANCE_OPERATORS
     for vector in (VECTOR_PARAM, MOVIE_VECTOR)
     for exact in (False, True)
     for described in (False, True)
+    for vectors in (False, True)
 }
 NEAREST_MANY = {metric: nearest_many_sql(metric) for metric in DISTANCE_OPERATORS}
 
@@ -114,13 +125,15 @@ def plain_limit(limit: int) -> int | None:
 
 
 @functools.cache
-def plain_nearest_sql(metric: Metric, query_vector: str, described_only: bool, viewer: bool, limit: int) -> str:
+def plain_nearest_sql(
+    metric: Metric, query_vector: str, described_only: bool, viewer: bool, limit: int, vectors: bool = True
+) -> str:
     """k-nearest movies to $1 with no filter values: exclusions $2, the viewer $3 if `viewer`, LIMIT written in."""
     distance = f"m.embedding {DISTANCE_OPERATORS[metric]} {query_vector}"
     described = f" AND m.{DESCRIBED_ONLY}" if described_only else ""
     unseen = " AND NOT EXISTS (SELECT 1 FROM ratings x WHERE x.user_id = $3::bigint AND x.movie_id = m.id)"
     return f"""
-SELECT {MOVIE_COLUMNS}, m.embedding, {distance} AS distance
+SELECT {MOVIE_COLUMNS}, {_embedding(vectors)}, {distance} AS distance
 FROM movies m
 WHERE m.embedding IS NOT NULL AND {query_vector} IS NOT NULL{described}
   AND NOT (m.id = ANY($2::bigint[])){unseen if viewer else ""}
@@ -163,7 +176,8 @@ def similarity_from_distance(metric: Metric, distance: float) -> float:
 def to_candidate(row: Mapping[str, Any], metric: Metric) -> Candidate:
     """A result row (movie columns, embedding, distance) as a ranking candidate."""
     movie = dict(row)
-    vector = as_array(movie.pop("embedding"))
+    stored = movie.pop("embedding")
+    vector = NO_VECTOR if stored is None else as_array(stored)
     distance = movie.pop("distance")
     similarity = similarity_from_distance(metric, distance) if distance is not None else 0.0
     return Candidate(movie=movie, vector=vector, similarity=similarity, distance=distance, score=similarity)
@@ -222,10 +236,13 @@ class VectorSearch:
         exclude: Sequence[int] = (),
         unseen_by: int | None = None,
         limit: int,
+        vectors: bool = True,
     ) -> list[Candidate]:
         """The `limit` nearest movies to a vector (or to movie `query`'s own vector, kept in SQL).
 
-        Without pgvector, or while its path is degraded, the in-process exact search answers.
+        `vectors=False` leaves the films' own vectors out (NO_VECTOR): only diversity and example
+        scoring compare them. Without pgvector, or while its path is degraded, the in-process exact
+        search answers.
         """
         vector_sql = MOVIE_VECTOR if by_movie else VECTOR_PARAM
         params = [query, *movie_filter.params(), list(exclude), unseen_by, limit]
@@ -236,13 +253,13 @@ class VectorSearch:
             async with self.transaction(conn):
                 if tier is not None:  # planned once per connection (see the module docstring)
                     viewer = [] if unseen_by is None else [unseen_by]
-                    statement = plain_nearest_sql(self.metric, vector_sql, described, bool(viewer), tier)
+                    statement = plain_nearest_sql(self.metric, vector_sql, described, bool(viewer), tier, vectors)
                     rows = (await conn.fetch(statement, query, list(exclude), *viewer))[:limit]
                 else:
-                    rows = await conn.fetch(NEAREST[(self.metric, vector_sql, False, described)], *params)
+                    rows = await conn.fetch(NEAREST[(self.metric, vector_sql, False, described, vectors)], *params)
                 if len(rows) < limit and (movie_filter.active or unseen_by is not None):
                     # A very selective filter can exhaust the index scan's budget: scan exactly instead.
-                    rows = await conn.fetch(NEAREST[(self.metric, vector_sql, True, described)], *params)
+                    rows = await conn.fetch(NEAREST[(self.metric, vector_sql, True, described, vectors)], *params)
             candidates = [to_candidate(row, self.metric) for row in rows]
             # IVFFlat's iterative scan returns rows in relaxed order.
             candidates.sort(key=lambda c: (-c.similarity, c.id))
