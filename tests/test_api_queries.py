@@ -8,6 +8,7 @@ import asyncpg
 import pytest
 
 from app.db.connections import connect
+from app.recs.popular import popular_movies
 from app.search import vectors as sql
 from app.search.filters import NO_FILTER, MovieFilter
 from app.search.hybrid import semantic_hits, unfiltered_semantic_hits_sql
@@ -134,10 +135,9 @@ async def test_the_popular_list_ranks_every_film_by_its_ratings_and_votes(demo_d
                FROM movies m LEFT JOIN movie_rating_stats p ON p.movie_id = m.id WHERE m.embedding IS NOT NULL"""
         )
         ranked = sorted(scores, key=lambda r: (-r["score"], r["id"]))
-        search = VectorSearch(Settings())
-        found = await search.popular(conn, limit=20)
+        found = await popular_movies(conn, "cosine", limit=20)
         assert [c.id for c in found] == [r["id"] for r in ranked[:20]]
-        drama = await search.popular(conn, movie_filter=MovieFilter(genres=("drama",)), unseen_by=1, limit=10)
+        drama = await popular_movies(conn, "cosine", movie_filter=MovieFilter(genres=("drama",)), unseen_by=1, limit=10)
         expected = [r["id"] for r in ranked if "Drama" in r["genres"] and not r["seen_by_1"]][:10]
         assert [c.id for c in drama] == expected and len(expected) == 10
         assert all(c.movie["title"] and c.vector is not None for c in drama)  # whole films, vectors included

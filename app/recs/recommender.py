@@ -11,6 +11,7 @@ from app.errors import BadUserInput, NotFound, Unavailable, check_limit, check_p
 from app.recs.explain import Explanation, explain
 from app.recs.hybrid import load_hybrid_pools
 from app.recs.personal import needs_content, rank_personal
+from app.recs.popular import popular_movies
 from app.recs.profiles import load_profiles
 from app.recs.ranking import (
     Candidate,
@@ -123,8 +124,12 @@ class Recommender:
                     )
             ranked = rank_personal(profile, content, hybrid, self.settings, depth, diversity)
             if ranked is None:
-                popular = await self.search.popular(
-                    conn, movie_filter=movie_filter, unseen_by=user_id, limit=pool if diversity else depth
+                popular = await popular_movies(
+                    conn,
+                    self.search.metric,
+                    movie_filter=movie_filter,
+                    unseen_by=user_id,
+                    limit=pool if diversity else depth,
                 )
                 ranked = Ranked(self._cold_start(popular, depth, diversity), Strategy.COLD_START_POPULAR)
         return page(ranked, offset, limit)
@@ -155,7 +160,7 @@ class Recommender:
                 rows = await conn.fetch(RATED_IDS_BY_USERS, cold)
                 seen = {row["user_id"]: set(row["movie_ids"]) for row in rows}
                 most_rated = max((len(ids) for ids in seen.values()), default=0)
-                popular = await self.search.popular(conn, limit=limit + most_rated)
+                popular = await popular_movies(conn, self.search.metric, limit=limit + most_rated)
         lists: dict[int, Ranked] = {}
         for user, ranked in result.items():
             if ranked is None:

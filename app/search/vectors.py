@@ -142,28 +142,6 @@ LIMIT {int(limit)}
 """
 
 
-# Cold start: movies many people rated well (count x mean = the sum of their ratings), the catalogue's
-# own votes breaking ties; the same filter ($1..), then exclusions, viewer and limit. The score covers
-# every film, so the ranking reads them all: narrow rows (id and score) are ranked first and only the
-# page's films are read whole (24 against 41 ms p50 on the Wikipedia catalogue, the same films).
-_P = 1 + MovieFilter.PARAMETERS
-POPULAR_MOVIES = f"""
-WITH top AS (
-    SELECT m.id, coalesce(p.rating_sum, 0) + coalesce(m.vote_count, 0) * coalesce(m.vote_average, 0) / 100.0 AS score
-    FROM movies m LEFT JOIN movie_rating_stats p ON p.movie_id = m.id
-    WHERE m.embedding IS NOT NULL AND {MovieFilter.clause(1)}
-      AND NOT (m.id = ANY(${_P}::bigint[]))
-      AND (${_P + 1}::bigint IS NULL
-           OR NOT EXISTS (SELECT 1 FROM ratings x WHERE x.user_id = ${_P + 1} AND x.movie_id = m.id))
-    ORDER BY score DESC, m.id
-    LIMIT ${_P + 2}
-)
-SELECT {MOVIE_COLUMNS}, m.embedding, NULL::float8 AS distance
-FROM top JOIN movies m ON m.id = top.id
-ORDER BY top.score DESC, m.id
-"""
-
-
 def similarity_from_distance(metric: Metric, distance: float) -> float:
     """Cosine similarity for unit vectors, whichever distance the index uses."""
     if metric == "cosine":
@@ -316,16 +294,3 @@ class VectorSearch:
             )
 
         return await pgvector_or_in_process(self.fallback, on_pgvector, in_process)
-
-    async def popular(
-        self,
-        conn: asyncpg.Connection,
-        *,
-        movie_filter: MovieFilter = NO_FILTER,
-        exclude: Sequence[int] = (),
-        unseen_by: int | None = None,
-        limit: int,
-    ) -> list[Candidate]:
-        """Popular, well-rated movies: the cold-start list."""
-        rows = await conn.fetch(POPULAR_MOVIES, *movie_filter.params(), list(exclude), unseen_by, limit)
-        return [to_candidate(row, self.metric) for row in rows]
