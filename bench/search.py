@@ -49,7 +49,9 @@ async def quality_and_latency(
     pool = await create_pool(dsn, min_size=1, max_size=2, server_settings=session_settings(settings))
     # The path before encoded a text with a thread per core; searchMovies as the API does now (one).
     embedder_before = load_embedder(settings)
-    settings = query_settings(settings)
+    # The paths repeat the labelled texts: without the vector cache every search encodes its text,
+    # as the path before did.
+    settings = query_settings(settings).model_copy(update={"query_cache": 0})
     embedder = load_embedder(settings)
     vectors = VectorSearch(settings, settings_on_connection=True)
     search = Search(pool, settings, vectors, QueryEncoder(pool, Encoders(settings, embedder)))
