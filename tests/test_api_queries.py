@@ -232,8 +232,18 @@ async def test_a_list_without_diversity_reads_no_film_vectors_and_ranks_the_same
         for movie_filter in (MovieFilter(exclude_thin=True), MovieFilter(exclude_thin=True, year_min=1990)):
             args = {"by_movie": True, "movie_filter": movie_filter, "exclude": [film], "limit": 11}
             with_vectors = await search.nearest(conn, film, **args)
-            without = await search.nearest(conn, film, vectors=False, **args)
+            without = await search.nearest(conn, film, film_vectors=False, **args)
             assert [(c.id, c.similarity) for c in without] == [(c.id, c.similarity) for c in with_vectors]
             assert all(c.vector.size == 0 for c in without) and all(c.vector.size == 384 for c in with_vectors)
+        # The batched k-NN and the cold-start list take the same switch.
+        query = with_vectors[0].vector
+        many = await search.nearest_many(conn, [1], [query], limit=11)
+        many_without = await search.nearest_many(conn, [1], [query], limit=11, film_vectors=False)
+        assert [c.id for c in many_without[1]] == [c.id for c in many[1]] and many[1]
+        assert all(c.vector.size == 0 for c in many_without[1])
+        popular = await popular_movies(conn, "cosine", limit=11)
+        popular_without = await popular_movies(conn, "cosine", limit=11, film_vectors=False)
+        assert [c.id for c in popular_without] == [c.id for c in popular] and popular
+        assert all(c.vector.size == 0 for c in popular_without) and all(c.vector.size == 384 for c in popular)
     finally:
         await conn.close()

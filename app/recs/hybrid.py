@@ -138,12 +138,12 @@ async def load_hybrid_pools(
     pool: int,
     *,
     models: ServedModels,
-    vectors: bool = False,
+    film_vectors: bool = False,
 ) -> dict[int, HybridPool]:
     """Each user's candidates: the model's top `pool` films and its popular ones, with their similarity.
 
     Two statements: the users' ratings (scored in process with the serving model's weights), then the
-    candidates. Their vectors only with `vectors` (diversity compares them); otherwise each is empty.
+    candidates. Their vectors only with `film_vectors` (diversity compares them); otherwise each is empty.
     """
     model_id, ratings = await load_ratings_and_model(conn, users)
     served = await models.get(conn, model_id)
@@ -161,7 +161,7 @@ async def load_hybrid_pools(
         *_flat(reached),
         *movie_filter.params(),
         pool,
-        vectors,
+        film_vectors,
     )
     pools: dict[int, HybridPool] = defaultdict(HybridPool)
     tops: dict[int, int] = defaultdict(int)

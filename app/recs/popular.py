@@ -9,7 +9,7 @@ import asyncpg
 from app.catalogue.movies import MOVIE_COLUMNS
 from app.recs.ranking import Candidate
 from app.search.filters import NO_FILTER, MovieFilter
-from app.search.vectors import to_candidate
+from app.search.vectors import embedding_column, to_candidate
 from app.settings import Metric
 
 # Cold start: movies many people rated well (count x mean = the sum of their ratings), the catalogue's
@@ -17,7 +17,11 @@ from app.settings import Metric
 # every film, so the ranking reads them all: narrow rows (id and score) are ranked first and only the
 # page's films are read whole (24 against 41 ms p50 on the Wikipedia catalogue, the same films).
 _P = 1 + MovieFilter.PARAMETERS
-POPULAR_MOVIES = f"""
+
+
+def popular_movies_sql(vectors: bool) -> str:
+    """The cold-start statement, with the films' vectors or without them (only diversity compares them)."""
+    return f"""
 WITH top AS (
     SELECT m.id, coalesce(p.rating_sum, 0) + coalesce(m.vote_count, 0) * coalesce(m.vote_average, 0) / 100.0 AS score
     FROM movies m LEFT JOIN movie_rating_stats p ON p.movie_id = m.id
@@ -28,10 +32,13 @@ WITH top AS (
     ORDER BY score DESC, m.id
     LIMIT ${_P + 2}
 )
-SELECT {MOVIE_COLUMNS}, m.embedding, NULL::float8 AS distance
+SELECT {MOVIE_COLUMNS}, {embedding_column(vectors)}, NULL::float8 AS distance
 FROM top JOIN movies m ON m.id = top.id
 ORDER BY top.score DESC, m.id
 """
+
+
+POPULAR_MOVIES = {vectors: popular_movies_sql(vectors) for vectors in (False, True)}
 
 
 async def popular_movies(
@@ -42,7 +49,8 @@ async def popular_movies(
     exclude: Sequence[int] = (),
     unseen_by: int | None = None,
     limit: int,
+    film_vectors: bool = True,
 ) -> list[Candidate]:
-    """Popular, well-rated movies: the cold-start list (candidates carry their vectors, for diversity)."""
-    rows = await conn.fetch(POPULAR_MOVIES, *movie_filter.params(), list(exclude), unseen_by, limit)
+    """Popular, well-rated movies: the cold-start list (with `film_vectors`, their vectors, for diversity)."""
+    rows = await conn.fetch(POPULAR_MOVIES[film_vectors], *movie_filter.params(), list(exclude), unseen_by, limit)
     return [to_candidate(row, metric) for row in rows]

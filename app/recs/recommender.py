@@ -81,7 +81,7 @@ class Recommender:
                 exclude=[movie_id],
                 unseen_by=unseen_by,
                 limit=pool_size(depth) if diversity else depth,
-                vectors=diversity > 0,  # only diversity compares the films' vectors
+                film_vectors=diversity > 0,  # only diversity compares the films' vectors
             )
             if not candidates:
                 has_embedding = await conn.fetchval(MOVIE_HAS_EMBEDDING, movie_id)
@@ -112,7 +112,7 @@ class Recommender:
         async with self.pool.acquire() as conn:
             hybrid = (
                 await load_hybrid_pools(
-                    conn, self.settings, [user_id], movie_filter, pool, models=self.models, vectors=diversity > 0
+                    conn, self.settings, [user_id], movie_filter, pool, models=self.models, film_vectors=diversity > 0
                 )
             )[user_id]
             profile, content = None, []
@@ -120,7 +120,12 @@ class Recommender:
                 profile = (await load_profiles(conn, [user_id], self.settings.like_threshold))[user_id]
                 if profile is not None:
                     content = await self.search.nearest(
-                        conn, profile, movie_filter=movie_filter, unseen_by=user_id, limit=pool, vectors=diversity > 0
+                        conn,
+                        profile,
+                        movie_filter=movie_filter,
+                        unseen_by=user_id,
+                        limit=pool,
+                        film_vectors=diversity > 0,
                     )
             ranked = rank_personal(profile, content, hybrid, self.settings, depth, diversity)
             if ranked is None:
@@ -130,6 +135,7 @@ class Recommender:
                     movie_filter=movie_filter,
                     unseen_by=user_id,
                     limit=pool if diversity else depth,
+                    film_vectors=diversity > 0,
                 )
                 ranked = Ranked(self._cold_start(popular, depth, diversity), Strategy.COLD_START_POPULAR)
         return page(ranked, offset, limit)
@@ -147,7 +153,7 @@ class Recommender:
             profiles = await load_profiles(conn, rest, self.settings.like_threshold) if rest else {}
             warm = [u for u in rest if profiles[u] is not None]
             content = await self.search.nearest_many(
-                conn, warm, [profiles[u] for u in warm], unseen_by_key=True, limit=pool
+                conn, warm, [profiles[u] for u in warm], unseen_by_key=True, limit=pool, film_vectors=False
             )
             result = {
                 u: rank_personal(profiles.get(u), content.get(u, []), hybrid[u], self.settings, limit, 0.0)
@@ -160,7 +166,7 @@ class Recommender:
                 rows = await conn.fetch(RATED_IDS_BY_USERS, cold)
                 seen = {row["user_id"]: set(row["movie_ids"]) for row in rows}
                 most_rated = max((len(ids) for ids in seen.values()), default=0)
-                popular = await popular_movies(conn, self.search.metric, limit=limit + most_rated)
+                popular = await popular_movies(conn, self.search.metric, limit=limit + most_rated, film_vectors=False)
         lists: dict[int, Ranked] = {}
         for user, ranked in result.items():
             if ranked is None:

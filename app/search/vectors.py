@@ -65,7 +65,7 @@ def nearest_sql(
     exclude, viewer, limit = (f"${_AFTER_FILTER + i}" for i in range(3))
     described = f" AND m.{DESCRIBED_ONLY}" if described_only else ""
     return f"""
-SELECT {MOVIE_COLUMNS}, {_embedding(vectors)}, {distance} AS distance
+SELECT {MOVIE_COLUMNS}, {embedding_column(vectors)}, {distance} AS distance
 FROM movies m
 WHERE m.embedding IS NOT NULL AND {query_vector} IS NOT NULL AND {MovieFilter.clause(2)}{described}
   AND NOT (m.id = ANY({exclude}::bigint[]))
@@ -76,7 +76,7 @@ LIMIT {limit}
 """
 
 
-def nearest_many_sql(metric: Metric) -> str:
+def nearest_many_sql(metric: Metric, *, vectors: bool = True) -> str:
     """k-nearest movies for each ($1 key, $2 vector) pair, with MovieFilter ($3..), exclusions, per-key viewer."""
     distance = f"m.embedding {DISTANCE_OPERATORS[metric]} q.vector"
     exclude, unseen_by_key, limit = (f"${3 + MovieFilter.PARAMETERS + i}" for i in range(3))
@@ -84,7 +84,7 @@ def nearest_many_sql(metric: Metric) -> str:
 SELECT q.key, c.*
 FROM unnest($1::bigint[], $2::vector[]) AS q(key, vector)
 CROSS JOIN LATERAL (
-    SELECT {MOVIE_COLUMNS}, m.embedding, {distance} AS distance
+    SELECT {MOVIE_COLUMNS}, {embedding_column(vectors)}, {distance} AS distance
     FROM movies m
     WHERE m.embedding IS NOT NULL AND {MovieFilter.clause(3)}
       AND NOT (m.id = ANY({exclude}::bigint[]))
@@ -96,7 +96,8 @@ CROSS JOIN LATERAL (
 """
 
 
-def _embedding(vectors: bool) -> str:
+def embedding_column(vectors: bool) -> str:
+    """The films' vectors as a select-list column, or a NULL in their place (each is a TOAST read and 1.5 kB)."""
     return "m.embedding" if vectors else "NULL::vector AS embedding"
 
 
@@ -111,7 +112,11 @@ NEAREST = {
     for described in (False, True)
     for vectors in (False, True)
 }
-NEAREST_MANY = {metric: nearest_many_sql(metric) for metric in DISTANCE_OPERATORS}
+NEAREST_MANY = {
+    (metric, vectors): nearest_many_sql(metric, vectors=vectors)
+    for metric in DISTANCE_OPERATORS
+    for vectors in (False, True)
+}
 
 # The plain form's LIMITs: a list's depth is rounded up to one (rows past the depth are dropped), so
 # a connection prepares a handful of texts. They are the depths of pages of 10 and 20 (one row more)
@@ -133,7 +138,7 @@ def plain_nearest_sql(
     described = f" AND m.{DESCRIBED_ONLY}" if described_only else ""
     unseen = " AND NOT EXISTS (SELECT 1 FROM ratings x WHERE x.user_id = $3::bigint AND x.movie_id = m.id)"
     return f"""
-SELECT {MOVIE_COLUMNS}, {_embedding(vectors)}, {distance} AS distance
+SELECT {MOVIE_COLUMNS}, {embedding_column(vectors)}, {distance} AS distance
 FROM movies m
 WHERE m.embedding IS NOT NULL AND {query_vector} IS NOT NULL{described}
   AND NOT (m.id = ANY($2::bigint[])){unseen if viewer else ""}
@@ -214,11 +219,11 @@ class VectorSearch:
         exclude: Sequence[int] = (),
         unseen_by: int | None = None,
         limit: int,
-        vectors: bool = True,
+        film_vectors: bool = True,
     ) -> list[Candidate]:
         """The `limit` nearest movies to a vector (or to movie `query`'s own vector, kept in SQL).
 
-        `vectors=False` leaves the films' own vectors out (NO_VECTOR): only diversity and example
+        `film_vectors=False` leaves the films' own vectors out (NO_VECTOR): only diversity and example
         scoring compare them. Without pgvector, or while its path is degraded, the in-process exact
         search answers.
         """
@@ -231,13 +236,13 @@ class VectorSearch:
             async with self.transaction(conn):
                 if tier is not None:  # planned once per connection (see the module docstring)
                     viewer = [] if unseen_by is None else [unseen_by]
-                    statement = plain_nearest_sql(self.metric, vector_sql, described, bool(viewer), tier, vectors)
+                    statement = plain_nearest_sql(self.metric, vector_sql, described, bool(viewer), tier, film_vectors)
                     rows = (await conn.fetch(statement, query, list(exclude), *viewer))[:limit]
                 else:
-                    rows = await conn.fetch(NEAREST[(self.metric, vector_sql, False, described, vectors)], *params)
+                    rows = await conn.fetch(NEAREST[(self.metric, vector_sql, False, described, film_vectors)], *params)
                 if len(rows) < limit and (movie_filter.active or unseen_by is not None):
                     # A very selective filter can exhaust the index scan's budget: scan exactly instead.
-                    rows = await conn.fetch(NEAREST[(self.metric, vector_sql, True, described, vectors)], *params)
+                    rows = await conn.fetch(NEAREST[(self.metric, vector_sql, True, described, film_vectors)], *params)
             candidates = [to_candidate(row, self.metric) for row in rows]
             # IVFFlat's iterative scan returns rows in relaxed order.
             candidates.sort(key=lambda c: (-c.similarity, c.id))
@@ -268,8 +273,12 @@ class VectorSearch:
         exclude: Sequence[int] = (),
         unseen_by_key: bool = False,
         limit: int,
+        film_vectors: bool = True,
     ) -> dict[int, list[Candidate]]:
-        """k-NN for several query vectors in one round trip; with `unseen_by_key`, keys are user ids."""
+        """k-NN for several query vectors in one round trip; with `unseen_by_key`, keys are user ids.
+
+        `film_vectors=False` leaves the films' own vectors out, as in `nearest`.
+        """
         if not keys:
             return {}
 
@@ -278,7 +287,7 @@ class VectorSearch:
             arrays = [Vector(np.asarray(v, dtype=np.float32)) for v in vectors]
             params = [list(keys), arrays, *movie_filter.params(), list(exclude), unseen_by_key, limit]
             async with self.transaction(conn):
-                rows = await conn.fetch(NEAREST_MANY[self.metric], *params)
+                rows = await conn.fetch(NEAREST_MANY[(self.metric, film_vectors)], *params)
             grouped: dict[int, list[Candidate]] = {key: [] for key in keys}
             for row in rows:
                 record = dict(row)
