@@ -13,7 +13,7 @@ import pytest
 
 from app.embeddings.model import SentenceTransformerEmbedder
 from app.embeddings.onnx import OnnxEmbedder
-from app.embeddings.onnx_export import FILE, INT8_FILE, export
+from app.embeddings.onnx_export import FILE, INT8_FILE, Q8_FILE, export
 from app.embeddings.paths import resolve_model_path
 from app.settings import Settings
 from tests.api_support import running_api
@@ -52,6 +52,10 @@ def test_onnx_vectors_match_pytorch_on_the_demo_catalogue(exported: Path, model:
     onnx = OnnxEmbedder("all-MiniLM-L6-v2", exported / FILE, variant="onnx").encode(texts)
     assert float(np.min(np.sum(reference * onnx, axis=1))) > 0.999
     assert neighbour_overlap(reference, onnx) >= 0.95
+    # Int8 in blocks of 32 stays within the guard; per output channel is faster and less exact.
+    blocks = OnnxEmbedder("all-MiniLM-L6-v2", exported / Q8_FILE, variant="onnx-q8").encode(texts)
+    assert float(np.min(np.sum(reference * blocks, axis=1))) > 0.99
+    assert neighbour_overlap(reference, blocks) >= 0.95
     int8 = OnnxEmbedder("all-MiniLM-L6-v2", exported / INT8_FILE, variant="onnx-int8").encode(texts)
     assert neighbour_overlap(reference, int8) >= 0.8  # faster, less exact: docs/benchmarks.md
 
@@ -61,7 +65,7 @@ def onnx_settings(exported: Path, tmp_path: Path) -> Iterator[Path]:
     """A data directory whose ONNX export is already in place."""
     target = tmp_path / "movierec" / "onnx" / "all-MiniLM-L6-v2"
     target.mkdir(parents=True)
-    for name in (FILE, INT8_FILE):
+    for name in (FILE, INT8_FILE, Q8_FILE):
         (target / name).symlink_to(exported / name)
     yield tmp_path / "movierec"
 
@@ -77,8 +81,9 @@ def test_search_texts_are_encoded_on_the_query_threads(onnx_settings: Path) -> N
     assert np.allclose(api.encode(["a heist inside dreams"]), worker.encode(["a heist inside dreams"]), atol=1e-5)
 
 
+@pytest.mark.parametrize("encoder", ["onnx", "onnx-q8"])
 def test_an_api_serving_with_onnx_finds_by_meaning_and_marks_its_generation(
-    database_url: str, onnx_settings: Path, model: SentenceTransformerEmbedder
+    database_url: str, onnx_settings: Path, model: SentenceTransformerEmbedder, encoder: str
 ) -> None:
     import asyncio
 
@@ -89,9 +94,9 @@ def test_an_api_serving_with_onnx_finds_by_meaning_and_marks_its_generation(
     from app.embeddings.pipeline import embed_movies
     from app.embeddings.refresh import refresh_embeddings
 
-    settings = Settings(database_url=database_url, data_dir=onnx_settings, encoder="onnx")
+    settings = Settings(database_url=database_url, data_dir=onnx_settings, encoder=encoder)
     embedder = load_embedder(settings)
-    assert embedder.model_name == "all-MiniLM-L6-v2+onnx"
+    assert embedder.model_name == f"all-MiniLM-L6-v2+{encoder}"
 
     async def build() -> None:
         conn = await connect(database_url, vector=False)
@@ -103,18 +108,18 @@ def test_an_api_serving_with_onnx_finds_by_meaning_and_marks_its_generation(
         # Another backend is another generation: backfilled beside the PyTorch vectors, then switched in.
         switched = await refresh_embeddings(conn, embedder, settings)
         assert switched.backfill is not None and switched.backfill.embedded == 206
-        assert switched.switched is not None and switched.switched.active.model == "all-MiniLM-L6-v2+onnx"
+        assert switched.switched is not None and switched.switched.active.model == embedder.model_name
         await conn.close()
 
     asyncio.run(build())
-    for api in running_api(database_url, embedder, onnx_settings, encoder="onnx"):  # type: ignore[arg-type]
+    for api in running_api(database_url, embedder, onnx_settings, encoder=encoder):  # type: ignore[arg-type]
         search = "query($q: String!) { searchMovies(query: $q, limit: 3) { items { movie { title } } } }"
         found = api.data(search, {"q": "a thief who plants an idea inside dreams"})
         assert found["searchMovies"]["items"][0]["movie"]["title"] == "Inception"
         stats = api.data("{ stats { currentEmbeddings totalMovies } }")["stats"]
         assert stats["currentEmbeddings"] == stats["totalMovies"] == 206
         models = {r["embedding_model"] for r in api.sql("SELECT DISTINCT embedding_model FROM movies")}
-        assert models == {"all-MiniLM-L6-v2+onnx"}
+        assert models == {embedder.model_name}
 
 
 def test_the_api_process_serving_with_onnx_never_imports_torch(demo_database_url: str, onnx_settings: Path) -> None:

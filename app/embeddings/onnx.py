@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.embeddings.onnx_export import FILE, INT8_FILE
+from app.embeddings.onnx_export import FILE, INT8_FILE, Q8_FILE
 from app.embeddings.paths import resolve_model_path
 from app.settings import Settings
 from app.vectors import FloatArray
@@ -34,7 +34,7 @@ def onnx_dir(settings: Settings) -> Path:
 def ensure_exported(settings: Settings) -> Path:
     """The ONNX file for the configured encoder, exported first if it is not there yet."""
     folder = onnx_dir(settings)
-    path = folder / (INT8_FILE if settings.encoder == "onnx-int8" else FILE)
+    path = folder / {"onnx-int8": INT8_FILE, "onnx-q8": Q8_FILE}.get(settings.encoder, FILE)
     if not path.is_file():
         log.info("exporting %s to ONNX in %s (once)", settings.model, folder)
         command = [sys.executable, "-m", "app.embeddings.onnx_export", resolve_model_path(settings.model), str(folder)]
