@@ -174,7 +174,6 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=ROOT / ".movierec-bench")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--ops", default=",".join(OPERATIONS), help="operations to measure")
-    parser.add_argument("--encoders", default="onnx,onnx-int8", help="extra encoders to measure searchMovies with")
     parser.add_argument("--workers", type=int, default=2, help="also measure `serve --workers N` at the most clients")
     args = parser.parse_args()
     data_dir = args.data_dir.resolve()
@@ -227,25 +226,9 @@ def main() -> None:
             for name, measured in rounds.items():
                 results[(name, clients)] = _median(measured)
                 print(name, clients, results[(name, clients)], flush=True)
-        memory = {"torch": _rss_mib(servers[0])}
+        memory = {"one process": _rss_mib(servers[0])}
     finally:
         for server in servers:
-            server.terminate()
-            server.wait(timeout=30)
-    for encoder in (e for e in args.encoders.split(",") if e):
-        port = _free_port()
-        server = _start(
-            [sys.executable, "-m", "app", "serve", "--port", str(port)], {**env, "MOVIEREC_ENCODER": encoder}
-        )
-        try:
-            _wait_ready(port, "/readyz", timeout=300)  # the first start exports the model to ONNX
-            bodies, auths = workloads.get("searchMovies") or _bodies("searchMovies", movies, users, secret, rng)
-            for clients in (int(c) for c in args.clients.split(",")):
-                results[(f"searchMovies, {encoder} encoder", clients)] = _wrk(
-                    port, "/graphql", bodies, auths, clients, args.duration
-                )
-            memory[encoder] = _rss_mib(server)
-        finally:
             server.terminate()
             server.wait(timeout=30)
     if "searchMovies" in args.ops.split(","):
@@ -265,20 +248,20 @@ def main() -> None:
         most = max(int(c) for c in args.clients.split(","))
         port = _free_port()
         command = [sys.executable, "-m", "app", "serve", "--port", str(port), "--workers", str(args.workers)]
-        server = _start(command, {**env, "MOVIEREC_ENCODER": "onnx"})
+        server = _start(command, env)
         try:
             _wait_ready(port, "/readyz", timeout=300)
             time.sleep(5)  # every worker up
             for op in ("similarMovies", "searchMovies"):
                 bodies, auths = workloads.get(op) or _bodies(op, movies, users, secret, rng)
-                label = f"{op}, onnx, {args.workers} workers"
+                label = f"{op}, {args.workers} workers"
                 results[(label, most)] = _wrk(port, "/graphql", bodies, auths, most, args.duration)
             children = [int(p) for p in Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()]
-            memory[f"each of {args.workers} onnx workers"] = max(_rss_pid(c) for c in children) if children else 0.0
+            memory[f"each of {args.workers} workers"] = max(_rss_pid(c) for c in children) if children else 0.0
         finally:
             server.terminate()
             server.wait(timeout=30)
-    _report(results, recall, args, memory)
+    _report(results, recall, args, memory, settings.encoder)
 
 
 def _same_answers(api_port: int, raw_port: int, raw_bodies: list[str]) -> None:
@@ -333,13 +316,16 @@ def _report(
     recall: float,
     args: argparse.Namespace,
     memory: dict[str, float],
+    encoder: str,
 ) -> None:
     baseline = BASELINE
     lines = [
         "## API (`make bench`, bench/api.py)",
         "",
         machine_facts(),
-        "Catalogue: the Wikipedia movies (36,254) with MovieLens ratings, all-MiniLM-L6-v2, HNSW (m 16, "
+        f"Catalogue: the Wikipedia movies (36,254) with MovieLens ratings, all-MiniLM-L6-v2 vectors made with the `{encoder}` "
+        "encoder (every server runs with it: a process encodes search texts with the served generation's encoder; "
+        "what another encoder costs per search text: the embedding section above), HNSW (m 16, "
         f"ef_construction 64, ef_search {Settings().hnsw_ef_search}). Load: wrk, one thread, random inputs "
         f"(200 bodies per operation), {args.rounds} rounds of {args.duration}s per cell, every cell once per round; "
         "each figure is the median over the rounds. The server is one uvicorn process. The baseline is a bare "
@@ -349,8 +335,7 @@ def _report(
         "answers. A second raw row uses a pool that does not reset a "
         "released connection, as the API's pool does not (one round trip less per request); the third wraps the "
         "statement in BEGIN + SET LOCAL and COMMIT, as the API did before. "
-        "Measured in the same run; searchMovies is also measured with the ONNX encoders (a server each), and, "
-        "interleaved with the rest, on a second API process that encodes every search text alone "
+        "Measured in the same run, interleaved with the rest: searchMovies on a second API process that encodes every search text alone "
         "(`MOVIEREC_QUERY_BATCH=1`), as before texts arriving together were batched. Every server but one runs "
         "with `MOVIEREC_QUERY_CACHE=0`, so that every search encodes its text (the searches repeat 8 texts); "
         "the last searchMovies row is a server with the default cache, after the interleaved rounds.",
