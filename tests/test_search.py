@@ -188,7 +188,7 @@ def test_thin_records_stay_out_of_semantic_lists_unless_asked(api: Api) -> None:
 
 
 def test_a_search_costs_three_statements(api: Api) -> None:
-    # words and titles, meaning (once the text is encoded), the page's movies; no transaction around any.
+    # words and titles (while the text encodes), meaning, the page's movies; no transaction around any.
     # Without pgvector, meaning is ranked in process and one statement filters it.
     assert api.count_queries(SEARCH, {"q": "Christopher Nolan"}) == 3
     assert api.count_queries(SEARCH, {"q": "Nolan", "mode": "KEYWORD"}) == 2

@@ -1,6 +1,6 @@
 """The three retrievers of hybrid search: meaning (film and sentence vectors), full-text words (names,
-titles, keywords, overview) and title trigrams (typos), in two statements on one connection: the
-words' one, then the meaning one with the encoded query text.
+titles, keywords, overview) and title trigrams (typos), in two statements: the words' one runs while the
+query text is still being encoded, the meaning one once its vector is there.
 
 Each retriever is an index scan (HNSW, GIN tsvector, GIN trigram) returning at most `pool` films; a
 retriever that the mode leaves out is switched off by a parameter.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from dataclasses import dataclass
@@ -86,21 +87,23 @@ class Search:
         semantic = embedder is not None
         if mode is SearchMode.SEMANTIC and not semantic:
             raise Unavailable("semantic search needs the embedding model, which is not loaded")
-        # The text is encoded first (in a thread, batched with other requests' texts), then the two
-        # statements run. Encoding while the word statement ran was slower on two cores: the two
-        # contend, and the int8 encoder takes about as long as the statement (docs/benchmarks.md).
-        vector = await self.encoder.encode(embedder, query) if embedder else None
+        # The text is encoded in a thread while the word retrievers run: neither waits for the other.
+        encoding = asyncio.ensure_future(self.encoder.encode(embedder, query)) if embedder else None
         pool = pool_for(offset, limit)
-        async with self.pool.acquire() as conn:
-            async with self.vectors.transaction(conn):  # the index's search settings, if not on the connection
-                hits = []
-                if mode is not SearchMode.SEMANTIC:
-                    hits += await word_hits(conn, query, keyword_query(query), pool=pool, movie_filter=movie_filter)
-                if vector is not None:
-                    hits += await self._meaning(conn, query, vector, pool, movie_filter, include_thin)
-            fused = fuse(hits)
-            page = fused[offset : offset + limit]
-            movies = await load_movies_by_ids(conn, [h.movie_id for h in page])
+        try:
+            async with self.pool.acquire() as conn:
+                async with self.vectors.transaction(conn):  # the index's search settings, if not on the connection
+                    hits = []
+                    if mode is not SearchMode.SEMANTIC:
+                        hits += await word_hits(conn, query, keyword_query(query), pool=pool, movie_filter=movie_filter)
+                    if encoding is not None:
+                        hits += await self._meaning(conn, query, await encoding, pool, movie_filter, include_thin)
+                fused = fuse(hits)
+                page = fused[offset : offset + limit]
+                movies = await load_movies_by_ids(conn, [h.movie_id for h in page])
+        finally:
+            if encoding is not None and not encoding.done():
+                encoding.cancel()
         results = [SearchResult(hit, movie) for hit, movie in zip(page, movies, strict=True) if movie is not None]
         return SearchPage(results, has_more=len(fused) > offset + limit, mode=mode, semantic=semantic)
 
