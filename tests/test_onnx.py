@@ -152,3 +152,54 @@ print("torch" in sys.modules)
     done = subprocess.run([sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_the_serve_command_with_default_settings_leaves_torch_out_of_an_onnx_api(
+    demo_database_url: str, onnx_settings: Path
+) -> None:
+    import asyncio
+    import os
+    import socket
+    import time
+    import urllib.error
+    import urllib.request
+
+    from app.db.connections import connect
+    from app.embeddings.model import load_embedder
+    from app.embeddings.refresh import refresh_embeddings
+
+    settings = Settings(database_url=demo_database_url, data_dir=onnx_settings, encoder="onnx")
+
+    async def switch_to_onnx() -> None:
+        conn = await connect(demo_database_url)
+        assert (await refresh_embeddings(conn, load_embedder(settings), settings)).switched is not None
+        await conn.close()
+
+    asyncio.run(switch_to_onnx())
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # MOVIEREC_ENCODER left at its default (torch): the API still encodes with the served generation's.
+    env = {key: value for key, value in os.environ.items() if key != "MOVIEREC_ENCODER"}
+    env |= {"DATABASE_URL": demo_database_url, "MOVIEREC_DATA_DIR": str(onnx_settings), "HF_HUB_OFFLINE": "1"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "app", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as answer:
+                    assert answer.status == 200
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert server.poll() is None and time.monotonic() < deadline, "the API did not start"
+                time.sleep(0.5)
+        assert "libtorch" not in Path(f"/proc/{server.pid}/maps").read_text()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
