@@ -41,7 +41,7 @@ def ensure_catalogue(data_dir: Path) -> None:
     if total >= 36_000 and embedded == total:
         # A catalogue from an earlier run: bring its schema up to date, keep everything else. Vectors
         # of another encoder are re-embedded as the product does it: a generation backfilled beside
-        # them, indexed and switched in (about 20 minutes), the old one pruned.
+        # them, indexed and switched in (about 10 minutes), the old one pruned and the table compacted.
         subprocess.run([*cli, "migrate"], env=env, check=True)
         if model != settings.embedding_model:
             print(f"preparing: re-embedding {model} vectors with {BENCH_ENCODER}", flush=True)

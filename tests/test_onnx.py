@@ -122,21 +122,26 @@ def test_an_api_serving_with_onnx_finds_by_meaning_and_marks_its_generation(
         assert models == {embedder.model_name}
 
 
-def test_the_api_process_serving_with_onnx_never_imports_torch(demo_database_url: str, onnx_settings: Path) -> None:
+def switch_to_onnx(database_url: str, data_dir: Path) -> None:
+    """Backfill and switch in an `onnx` generation: the API encodes with the model that made the served vectors."""
     import asyncio
 
     from app.db.connections import connect
     from app.embeddings.model import load_embedder
     from app.embeddings.refresh import refresh_embeddings
 
-    settings = Settings(database_url=demo_database_url, data_dir=onnx_settings, encoder="onnx")
+    settings = Settings(database_url=database_url, data_dir=data_dir, encoder="onnx")
 
-    async def switch_to_onnx() -> None:  # the API encodes with the model that made the served vectors
-        conn = await connect(demo_database_url)
+    async def switch() -> None:
+        conn = await connect(database_url)
         assert (await refresh_embeddings(conn, load_embedder(settings), settings)).switched is not None
         await conn.close()
 
-    asyncio.run(switch_to_onnx())
+    asyncio.run(switch())
+
+
+def test_the_api_process_serving_with_onnx_never_imports_torch(demo_database_url: str, onnx_settings: Path) -> None:
+    switch_to_onnx(demo_database_url, onnx_settings)
     program = f"""
 import sys
 from starlette.testclient import TestClient
@@ -157,25 +162,13 @@ print("torch" in sys.modules)
 def test_the_serve_command_with_default_settings_leaves_torch_out_of_an_onnx_api(
     demo_database_url: str, onnx_settings: Path
 ) -> None:
-    import asyncio
     import os
     import socket
     import time
     import urllib.error
     import urllib.request
 
-    from app.db.connections import connect
-    from app.embeddings.model import load_embedder
-    from app.embeddings.refresh import refresh_embeddings
-
-    settings = Settings(database_url=demo_database_url, data_dir=onnx_settings, encoder="onnx")
-
-    async def switch_to_onnx() -> None:
-        conn = await connect(demo_database_url)
-        assert (await refresh_embeddings(conn, load_embedder(settings), settings)).switched is not None
-        await conn.close()
-
-    asyncio.run(switch_to_onnx())
+    switch_to_onnx(demo_database_url, onnx_settings)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
