@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 import schema
-from app.embeddings.model import model_dimension
+from app.embeddings.model import DeviceUnavailable, model_dimension, resolve_device
 from app.embeddings.paths import resolve_model_path
 from app.settings import Settings
 
@@ -73,3 +73,20 @@ def test_every_setting_is_documented_in_the_readme() -> None:
         if f"`{aliases.get(name, f'MOVIEREC_{name.upper()}')}`" not in readme
     ]
     assert missing == []
+
+
+def test_a_cuda_device_that_is_not_there_is_refused_before_the_model_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    # No GPU here: torch's answers are those of a one-GPU machine. The real one ran bench/gpu.py
+    # (docs/benchmarks.md): unchecked, "cuda:1" failed only at the first tensor ("invalid device ordinal").
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert [resolve_device(d) for d in ("auto", "cuda", "cuda:0", "cpu")] == ["cuda", "cuda", "cuda:0", "cpu"]
+    for missing in ("cuda:1", "cuda:x", "cuda0", "cuda:"):
+        with pytest.raises(DeviceUnavailable, match=f"MOVIEREC_DEVICE={missing} but this machine has 1 CUDA device"):
+            resolve_device(missing)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == "cpu"
+    with pytest.raises(DeviceUnavailable, match="sees no CUDA device"):
+        resolve_device("cuda:0")

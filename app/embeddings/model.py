@@ -68,15 +68,24 @@ class DeviceUnavailable(RuntimeError):
 
 
 def resolve_device(device: str) -> str:
-    """`auto` means CUDA when torch sees a GPU, else the CPU; an unusable CUDA device is refused in one line."""
+    """`auto` means CUDA when torch sees a GPU, else the CPU; a CUDA device that is not there is refused in one line."""
     import torch
 
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
+    if not device.startswith("cuda"):
+        return device
+    if not torch.cuda.is_available():
         raise DeviceUnavailable(
             f"MOVIEREC_DEVICE={device} but this torch sees no CUDA device ({torch.__version__}); "
             "use MOVIEREC_DEVICE=auto or cpu"
+        )
+    # torch accepts "cuda:7" on a one-GPU machine until the model's first tensor moves there.
+    count, index = torch.cuda.device_count(), device.removeprefix("cuda").removeprefix(":")
+    if device != "cuda" and not (device.startswith("cuda:") and index.isdigit() and int(index) < count):
+        raise DeviceUnavailable(
+            f"MOVIEREC_DEVICE={device} but this machine has {count} CUDA device(s): "
+            f"use cuda, or cuda:0 to cuda:{count - 1}"
         )
     return device
 
