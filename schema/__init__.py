@@ -6,14 +6,10 @@ from collections.abc import Callable
 from functools import partial
 
 import strawberry
-from strawberry.extensions import (
-    DisableIntrospection,
-    MaxTokensLimiter,
-    ParserCache,
-    SchemaExtension,
-)
+from strawberry.extensions import DisableIntrospection, MaxTokensLimiter, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 
+from schema.document_checks import ShortTextParserCache
 from schema.errors import StableErrors
 from schema.limits import OperationLimits
 from schema.mutation import Mutation
@@ -35,11 +31,13 @@ def build_schema(*, production: bool = False) -> strawberry.Schema:
     # measures depth, aliases and cost in one pass over the document, whatever its fragments expand
     # to, and only a document within the limits reaches graphql-core's (cached) validation.
     # (ParserCache and ValidationCache keep their LRU caches at module level, so a new extension
-    # object per operation still hits them; sharing one object would share its execution_context.)
+    # object per operation still hits them; sharing one object would share its execution_context.
+    # Documents over document_checks.CACHED_TEXT characters are parsed and validated afresh instead:
+    # 256 cached texts of up to a megabyte each would hold their memory.)
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         StableErrors,
         partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
-        partial(ParserCache, maxsize=256),
+        partial(ShortTextParserCache, maxsize=256),
         partial(OperationLimits, maxsize=256),
     ]
     if production:

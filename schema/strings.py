@@ -75,12 +75,17 @@ class _Arguments(Visitor):
         return self.SKIP
 
 
-def string_problem(document: DocumentNode, variables: Mapping[str, Any] | None) -> str | None:
-    """The first refused string in the variables or the document's arguments, in words."""
+def variables_problem(variables: Mapping[str, Any] | None) -> str | None:
+    """The first refused string in the variables, in words."""
     for name, value in (variables or {}).items():
         found = _in_value(value)
         if found:
             return f"variable ${name} {found}"
+    return None
+
+
+def document_problem(document: DocumentNode) -> str | None:
+    """The first refused string among the document's arguments, in words."""
     arguments = _Arguments()
     visit(document, arguments)
     return arguments.problem

@@ -12,7 +12,8 @@ import pytest
 from graphql import parse
 
 from app.embeddings.model import SentenceTransformerEmbedder
-from schema.limits import BUDGETS, MAX_ALIASES, MAX_DEPTH, measure, mutation_fields
+from schema.cost import BUDGETS, MAX_ALIASES, MAX_DEPTH, measure, mutation_fields
+from schema.document_checks import CACHED_TEXT, MAX_DOCUMENTS, cached_documents, document_checks
 from tests.api_support import Api
 from tests.browser_support import live_server
 
@@ -207,3 +208,52 @@ def test_declared_defaults_and_deep_pages_are_costed() -> None:
     first = "{ similarMovies(movieId: 1, limit: 10) { items { rank } } }"
     deep = "{ similarMovies(movieId: 1, limit: 10, offset: 400) { items { rank } } }"
     assert cost(deep) == cost(first) + 400 // 20
+
+
+def test_a_document_seen_before_is_costed_again_by_the_variables_its_cost_reads() -> None:
+    text = "query($id: ID!, $n: Int = 10, $p: [ID!]!) { similarMovies(movieId: $id, limit: $n) { items { rank } } recommendationsForMovies(positive: $p, limit: 5) { items { rank } } }"  # noqa: E501
+    document = parse(text)
+    checks = document_checks(text, document, None)
+    assert checks.reads == ("n", "p") and checks.strings is None and checks.writes == []
+    cases: list[dict[str, object]] = [
+        {"id": "1", "p": ["1"]},
+        {"id": "2", "p": ["7"]},  # another film: the same cost, measured once
+        {"id": 3, "n": 100, "p": ["1"]},
+        {"id": "1", "n": 10, "p": ["1", "2", "3"]},
+        {"id": "1", "n": "lots", "p": "1"},  # wrong types cost what the walk makes of them
+    ]
+    for variables in cases:
+        again = document_checks(text, document, None)
+        assert again is checks  # the same text: its checks from the cache
+        assert again.cost(document, None, variables) == measure(document, None, variables)
+    assert len(checks.costs) == 4
+    assert checks.cost(document, None, cases[2]).cost > checks.cost(document, None, cases[0]).cost
+
+    nul = '{ searchMovies(query: "a\\u0000b") { items { rank } } }'
+    for _ in range(2):
+        assert "NUL" in (document_checks(nul, parse(nul), None).strings or "")
+    loop = "query { ...A } fragment A on Query { ...B } fragment B on Query { ...A }"
+    assert "spreads itself" in (document_checks(loop, parse(loop), None).too_complex or "")
+
+
+def test_the_document_cache_is_bounded_and_keeps_no_long_text() -> None:
+    before = cached_documents()
+    long_text = "{ stats { totalMovies } }" + " " * CACHED_TEXT
+    document_checks(long_text, parse(long_text), None)
+    assert cached_documents() == before
+    for i in range(MAX_DOCUMENTS + 10):
+        text = f"{{ similarMovies(movieId: {i}, limit: 5) {{ items {{ rank }} }} }}"
+        document_checks(text, parse(text), None)
+    assert cached_documents() == MAX_DOCUMENTS
+
+
+def test_the_api_costs_a_repeated_document_by_each_request_s_variables(api: Api) -> None:
+    heavy = "query($p: [ID!]!) { recommendationsForMovies(positive: $p, limit: 100) { items { movie { id title } } } }"
+    few, many = {"p": ["1"]}, {"p": [str(i) for i in range(1, 401)]}
+    assert measure(parse(heavy), None, few).cost <= BUDGETS["anonymous"] < measure(parse(heavy), None, many).cost
+    for _ in range(2):  # the second time from the document cache
+        assert "budget" not in str(api.gql(heavy, few).get("errors", ""))
+        refused = api.gql(heavy, many)["errors"][0]
+        assert refused["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED" and "budget" in refused["message"]
+        bad = api.gql(heavy, {**few, "note": "a\u0000b"})["errors"][0]
+        assert bad["extensions"]["code"] == "BAD_USER_INPUT" and "$note" in bad["message"]
