@@ -257,3 +257,21 @@ def test_the_api_costs_a_repeated_document_by_each_request_s_variables(api: Api)
         assert refused["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED" and "budget" in refused["message"]
         bad = api.gql(heavy, {**few, "note": "a\u0000b"})["errors"][0]
         assert bad["extensions"]["code"] == "BAD_USER_INPUT" and "$note" in bad["message"]
+
+
+def test_a_long_document_is_answered_but_kept_in_no_cache(api: Api) -> None:
+    from strawberry.extensions.parser_cache import _get_parse_cache
+    from strawberry.extensions.validation_cache import _get_validate_cache
+
+    caches = [_get_parse_cache(256), _get_validate_cache(256)]
+
+    def lookups() -> list[int]:  # every call of a cached function is a hit or a miss
+        return [cache.cache_info().hits + cache.cache_info().misses for cache in caches]
+
+    long_document = "{ stats { totalMovies } }" + " " * CACHED_TEXT
+    before, documents = lookups(), cached_documents()
+    for _ in range(2):
+        assert api.data(long_document)["stats"]["totalMovies"] > 0
+    assert (lookups(), cached_documents()) == (before, documents)
+    api.data("{ stats { totalMovies } }  # a short text goes through the caches")
+    assert lookups() == [before[0] + 1, before[1] + 1]
