@@ -45,6 +45,8 @@ def test_badges_tell_title_people_and_text_matches_apart() -> None:
     hits = [hit(1, "keyword", 1, in_title=True), hit(2, "keyword", 1, in_people=True), hit(3, "keyword", 1)]
     badges = {h.movie_id: h.matched_by for h in fuse(hits)}
     assert badges == {1: (Retriever.TITLE,), 2: (Retriever.PEOPLE,), 3: (Retriever.TEXT,)}
+    every = [hit(4, "semantic", 0.5), hit(4, "keyword", 1, in_title=True, in_people=True), hit(4, "title", 0.6)]
+    assert fuse(every)[0].matched_by == (Retriever.TITLE, Retriever.PEOPLE, Retriever.MEANING)  # in enum order
 
 
 def test_the_prior_breaks_near_ties_but_does_not_outvote_meaning() -> None:
