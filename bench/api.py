@@ -13,14 +13,8 @@ import asyncio
 import json
 import os
 import random
-import socket
-import statistics
-import subprocess
 import sys
-import tempfile
 import time
-import urllib.error
-import urllib.request
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -31,7 +25,9 @@ from app.db.connections import connect, resolve_database_url
 from app.search import vectors as sql
 from app.search.filters import NO_FILTER
 from app.settings import Settings
+from bench import api_encoders as encoders
 from bench.catalogue import prepared
+from bench.http import free_port, median, post, rss_mib, rss_pid, start, wait_ready, wrk
 from bench.report import ROOT, machine_facts, write_section
 
 SIMILAR_FILTER = replace(NO_FILTER, exclude_thin=True)
@@ -52,69 +48,6 @@ SEARCHES = [
     "haunted house",
     "war in the pacific",
 ]
-LUA = """
-local bodies = {%s}
-local auths = {%s}
-local path = "%s"
-request = function()
-  local i = math.random(#bodies)
-  local headers = {["Content-Type"] = "application/json"}
-  if auths[i] ~= "" then headers["Authorization"] = auths[i] end
-  return wrk.format("POST", path, headers, bodies[i])
-end
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format('RESULT {"requests": %%d, "duration_us": %%d, "errors": %%d, "p50": %%f, "p95": %%f, "p99": %%f}\\n',
-    summary.requests, summary.duration, e.connect + e.read + e.write + e.status + e.timeout,
-    latency:percentile(50), latency:percentile(95), latency:percentile(99)))
-end
-"""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _lua_string(text: str) -> str:
-    return json.dumps(text)  # a JSON string literal is a valid Lua string literal for this ASCII text
-
-
-def _wrk(port: int, path: str, bodies: list[str], auths: list[str], clients: int, duration: int) -> dict[str, float]:
-    script = LUA % (", ".join(map(_lua_string, bodies)), ", ".join(map(_lua_string, auths)), path)
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
-        handle.write(script)
-    out = subprocess.run(
-        ["wrk", "-t1", f"-c{clients}", f"-d{duration}s", "-s", handle.name, f"http://127.0.0.1:{port}{path}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    os.unlink(handle.name)
-    result = json.loads(next(line for line in out.splitlines() if line.startswith("RESULT "))[7:])
-    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
-    return dict(result)
-
-
-def _post(port: int, path: str, body: str, auth: str) -> dict[str, Any]:
-    headers = {"Content-Type": "application/json", **({"Authorization": auth} if auth else {})}
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body.encode(), headers=headers)
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return dict(json.loads(response.read()))
-
-
-def _wait_ready(port: int, path: str, timeout: float = 120) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2)
-            return
-        except urllib.error.HTTPError:
-            return  # the server answered
-        except OSError:
-            time.sleep(0.5)
-    raise RuntimeError(f"server on port {port} did not become ready")
 
 
 async def _inputs(settings: Settings, seed: int) -> tuple[list[int], list[int], float]:
@@ -161,10 +94,6 @@ def _bodies(
     return bodies, auths
 
 
-def _start(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
-
-
 def main() -> None:
     """Measure every operation at each concurrency, and the raw baseline alongside."""
     parser = argparse.ArgumentParser()
@@ -175,16 +104,19 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--ops", default=",".join(OPERATIONS), help="operations to measure")
     parser.add_argument("--workers", type=int, default=2, help="also measure `serve --workers N` at the most clients")
+    parser.add_argument(
+        "--encoders", action=argparse.BooleanOptionalAction, default=True, help="searchMovies per encoder (2010s slice)"
+    )
     args = parser.parse_args()
     data_dir = args.data_dir.resolve()
     settings, dsn = prepared(data_dir)
     movies, users, recall = asyncio.run(_inputs(settings, args.seed))
     secret = load_secret(settings)
     env = {**os.environ, "MOVIEREC_DATA_DIR": str(data_dir), "DATABASE_URL": dsn, "HF_HUB_OFFLINE": "1", **NO_CACHE}
-    api_port, raw_port, alone_port = _free_port(), _free_port(), _free_port()
+    api_port, raw_port, alone_port = free_port(), free_port(), free_port()
     servers = [
-        _start([sys.executable, "-m", "app", "serve", "--port", str(api_port)], env),
-        _start(
+        start([sys.executable, "-m", "app", "serve", "--port", str(api_port)], env),
+        start(
             [sys.executable, "-m", "uvicorn", "bench.raw_app:app", "--port", str(raw_port), "--log-level", "warning"],
             env,
         ),
@@ -192,19 +124,19 @@ def main() -> None:
     if "searchMovies" in args.ops.split(","):
         # The same API encoding every search text on its own (no batching), interleaved with the rest.
         servers.append(
-            _start([sys.executable, "-m", "app", "serve", "--port", str(alone_port)], {**env, **UNBATCHED_ENV})
+            start([sys.executable, "-m", "app", "serve", "--port", str(alone_port)], {**env, **UNBATCHED_ENV})
         )
     rng = random.Random(args.seed)
     results: dict[tuple[str, int], dict[str, float]] = {}
     try:
-        _wait_ready(api_port, "/readyz")
+        wait_ready(api_port, "/readyz")
         if len(servers) == 3:
-            _wait_ready(alone_port, "/readyz")
-        _wait_ready(raw_port, "/")  # any answer (a 404) means it is up
+            wait_ready(alone_port, "/readyz")
+        wait_ready(raw_port, "/")  # any answer (a 404) means it is up
         raw_bodies = [json.dumps({"movieId": m, "limit": 10}) for m in rng.sample(movies, 200)]
         workloads = {op: _bodies(op, movies, users, secret, rng) for op in args.ops.split(",")}
         for op, (bodies, auths) in workloads.items():
-            answer = _post(api_port, "/graphql", bodies[0], auths[0])
+            answer = post(api_port, "/graphql", bodies[0], auths[0])
             assert "errors" not in answer, (op, answer)
         _same_answers(api_port, raw_port, raw_bodies[:20])
         raw = [""] * len(raw_bodies)
@@ -222,11 +154,11 @@ def main() -> None:
             rounds: dict[str, list[dict[str, float]]] = {name: [] for name in cells}
             for _ in range(args.rounds):
                 for name, (port, path, bodies, auths) in cells.items():
-                    rounds[name].append(_wrk(port, path, bodies, auths, clients, args.duration))
+                    rounds[name].append(wrk(port, path, bodies, auths, clients, args.duration))
             for name, measured in rounds.items():
-                results[(name, clients)] = _median(measured)
+                results[(name, clients)] = median(measured)
                 print(name, clients, results[(name, clients)], flush=True)
-        memory = {"one process": _rss_mib(servers[0])}
+        memory = {"one process": rss_mib(servers[0])}
     finally:
         for server in servers:
             server.terminate()
@@ -234,30 +166,36 @@ def main() -> None:
     if "searchMovies" in args.ops.split(","):
         # The searches' 8 texts come back again and again: with the vector cache on (the default),
         # none is encoded after its first search. A server of its own, after the interleaved rounds.
-        port = _free_port()
-        server = _start([sys.executable, "-m", "app", "serve", "--port", str(port)], {**env, **DEFAULT_CACHE})
+        port = free_port()
+        server = start([sys.executable, "-m", "app", "serve", "--port", str(port)], {**env, **DEFAULT_CACHE})
         try:
-            _wait_ready(port, "/readyz", timeout=300)
+            wait_ready(port, "/readyz", timeout=300)
             bodies, auths = workloads["searchMovies"]
             for clients in (int(c) for c in args.clients.split(",")):
-                results[(CACHED, clients)] = _wrk(port, "/graphql", bodies, auths, clients, args.duration)
+                results[(CACHED, clients)] = wrk(port, "/graphql", bodies, auths, clients, args.duration)
         finally:
             server.terminate()
             server.wait(timeout=30)
+    if args.encoders:
+        clients = [int(c) for c in args.clients.split(",")]
+        bodies = encoders.search_bodies(OPERATIONS["searchMovies"], SEARCHES, rng)
+        found, rss = encoders.measure(dsn, data_dir, env, bodies, clients, args.rounds, args.duration)
+        results.update(found)
+        memory.update(rss)
     if args.workers > 1:
         most = max(int(c) for c in args.clients.split(","))
-        port = _free_port()
+        port = free_port()
         command = [sys.executable, "-m", "app", "serve", "--port", str(port), "--workers", str(args.workers)]
-        server = _start(command, env)
+        server = start(command, env)
         try:
-            _wait_ready(port, "/readyz", timeout=300)
+            wait_ready(port, "/readyz", timeout=300)
             time.sleep(5)  # every worker up
             for op in ("similarMovies", "searchMovies"):
                 bodies, auths = workloads.get(op) or _bodies(op, movies, users, secret, rng)
                 label = f"{op}, {args.workers} workers"
-                results[(label, most)] = _wrk(port, "/graphql", bodies, auths, most, args.duration)
+                results[(label, most)] = wrk(port, "/graphql", bodies, auths, most, args.duration)
             children = [int(p) for p in Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()]
-            memory[f"each of {args.workers} workers"] = max(_rss_pid(c) for c in children) if children else 0.0
+            memory[f"each of {args.workers} workers"] = max(rss_pid(c) for c in children) if children else 0.0
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -268,8 +206,8 @@ def _same_answers(api_port: int, raw_port: int, raw_bodies: list[str]) -> None:
     """The baseline answers what similarMovies answers: the same films in the same order."""
     for body in raw_bodies:
         movie = json.loads(body)["movieId"]
-        raw = _post(raw_port, "/similar-plain", body, "")
-        api = _post(
+        raw = post(raw_port, "/similar-plain", body, "")
+        api = post(
             api_port,
             "/graphql",
             json.dumps({"query": OPERATIONS["similarMovies"], "variables": {"id": str(movie)}}),
@@ -278,18 +216,6 @@ def _same_answers(api_port: int, raw_port: int, raw_bodies: list[str]) -> None:
         raw_ids = [int(item["movie"]["id"]) for item in raw["items"]]
         api_ids = [int(item["movie"]["id"]) for item in api["data"]["similarMovies"]["items"]]
         assert raw_ids == api_ids, (movie, raw_ids, api_ids)
-
-
-def _rss_pid(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def _rss_mib(server: subprocess.Popen[bytes]) -> float:
-    """Resident memory of the API process (uvicorn runs in it: one worker)."""
-    return _rss_pid(server.pid)
 
 
 UNBATCHED = "searchMovies, each text encoded alone (before batching)"
@@ -301,14 +227,6 @@ CACHED = "searchMovies, texts searched before (vector cache, the default)"
 BASELINE = "raw route, one statement (baseline)"
 BARE = "raw route, one statement, no reset on release"
 TRANSACTIONAL = "raw route, BEGIN + SET LOCAL + COMMIT"
-
-
-def _median(measured: list[dict[str, float]]) -> dict[str, float]:
-    """Each figure's median over the rounds (errors: their sum)."""
-    return {
-        key: sum(m[key] for m in measured) if key == "errors" else statistics.median(m[key] for m in measured)
-        for key in measured[0]
-    }
 
 
 def _report(
@@ -346,14 +264,23 @@ def _report(
         "| operation | clients | requests/s | p50 ms | p95 ms | p99 ms | errors | p50 / baseline p50 | req/s / baseline |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for (op, clients), r in sorted(results.items(), key=lambda kv: (kv[0][1], kv[0][0] != baseline, kv[0][0])):
+    per_encoder = {key: r for key, r in results.items() if key[0] in {encoders.cell_name(e) for e in encoders.ENCODERS}}
+    main = {key: r for key, r in results.items() if key not in per_encoder}
+    for (op, clients), r in sorted(main.items(), key=lambda kv: (kv[0][1], kv[0][0] != baseline, kv[0][0])):
         base = results[(baseline, clients)]
         ratio, throughput = r["p50"] / base["p50"], r["rps"] / base["rps"]
         lines.append(
             f"| {op} | {clients} | {r['rps']:.0f} | {r['p50'] / 1000:.2f} | {r['p95'] / 1000:.2f} | "
             f"{r['p99'] / 1000:.2f} | {int(r['errors'])} | {ratio:.2f}x | {throughput:.2f}x |"
         )
-    lines += ["", "API process RSS after its runs (MiB): " + ", ".join(f"{k} {v:.0f}" for k, v in memory.items()) + "."]
+    servers = {k: v for k, v in memory.items() if not k.startswith("encoder ")}
+    lines += [
+        "",
+        "API process RSS after its runs (MiB): " + ", ".join(f"{k} {v:.0f}" for k, v in servers.items()) + ".",
+    ]
+    if per_encoder:
+        by_encoder = {k.removeprefix("encoder "): v for k, v in memory.items() if k.startswith("encoder ")}
+        lines += encoders.report_lines(per_encoder, by_encoder)
     write_section("api", "\n".join(lines))
     print("\n".join(lines))
 

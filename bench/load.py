@@ -28,8 +28,8 @@ import httpx
 
 from app.auth import load_secret, mint_token
 from app.db.connections import connect
-from bench.api import _free_port, _start, _wait_ready
 from bench.catalogue import prepared
+from bench.http import free_port, start, wait_ready
 from bench.report import ROOT, machine_facts, write_section
 
 RELIABILITY = ROOT / "docs" / "reliability.md"
@@ -95,7 +95,7 @@ async def _run(port: int, seconds: float, clients: int, tokens: dict[int, str], 
     return tally
 
 
-def _rss_mib(pid: int) -> float:
+def rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
@@ -156,11 +156,11 @@ def main() -> None:
     tokens = {user: mint_token(secret, user, ttl=timedelta(hours=2)) for user in users}
     movies = list(range(1, 36_000, 7))
     env = {**os.environ, "MOVIEREC_DATA_DIR": str(data_dir), "DATABASE_URL": dsn, "HF_HUB_OFFLINE": "1"}
-    port = _free_port()
-    server = _start([sys.executable, "-m", "app", "serve", "--port", str(port)], env)
+    port = free_port()
+    server = start([sys.executable, "-m", "app", "serve", "--port", str(port)], env)
     memory: list[tuple[float, float]] = []
     try:
-        _wait_ready(port, "/readyz")
+        wait_ready(port, "/readyz")
         before = asyncio.run(_run(port, 20, 4, tokens, movies, False))
         steady = asyncio.run(_run(port, args.steady, 20, tokens, movies, True))
         lost = asyncio.run(_lost(dsn, steady.acknowledged))
@@ -169,7 +169,7 @@ def main() -> None:
         async def overload_with_memory() -> Tally:
             async def sample() -> None:
                 while True:
-                    memory.append((time.monotonic() - started, _rss_mib(server.pid)))
+                    memory.append((time.monotonic() - started, rss_mib(server.pid)))
                     await asyncio.sleep(5)
 
             sampler = asyncio.create_task(sample())

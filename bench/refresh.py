@@ -20,8 +20,9 @@ from app.auth import load_secret, mint_token
 from app.db.connections import connect, resolve_database_url
 from app.queue.redis_server import resolve_redis_url
 from app.settings import Settings
-from bench.api import OPERATIONS, _free_port, _post, _start, _wait_ready, _wrk
+from bench.api import OPERATIONS
 from bench.catalogue import prepared
+from bench.http import free_port, post, start, wait_ready, wrk
 from bench.report import ROOT, machine_facts, write_section
 
 
@@ -51,9 +52,9 @@ def main() -> None:
     }
     secret = load_secret(settings)
     admin = f"Bearer {mint_token(secret, 1, admin=True, ttl=timedelta(hours=1))}"
-    port = _free_port()
-    api = _start([sys.executable, "-m", "app", "serve", "--port", str(port)], env)
-    worker = _start([sys.executable, "-m", "app", "worker"], env)
+    port = free_port()
+    api = start([sys.executable, "-m", "app", "serve", "--port", str(port)], env)
+    worker = start([sys.executable, "-m", "app", "worker"], env)
     rng = random.Random(3)
     ids = list(range(1, 36_000))
     bodies = [
@@ -61,10 +62,10 @@ def main() -> None:
         for _ in range(200)
     ]
     try:
-        _wait_ready(port, "/readyz")
+        wait_ready(port, "/readyz")
         time.sleep(10)  # the worker loads its model
-        idle = _wrk(port, "/graphql", bodies, [""] * len(bodies), 16, args.duration)
-        answer = _post(
+        idle = wrk(port, "/graphql", bodies, [""] * len(bodies), 16, args.duration)
+        answer = post(
             port, "/graphql", json.dumps({"query": "mutation { refreshEmbeddings(full: true) { id status } }"}), admin
         )
         assert "errors" not in answer, answer
@@ -73,7 +74,7 @@ def main() -> None:
         ):
             time.sleep(0.5)
         start_count, started = progress[0], time.perf_counter()
-        busy = _wrk(port, "/graphql", bodies, [""] * len(bodies), 16, args.duration)
+        busy = wrk(port, "/graphql", bodies, [""] * len(bodies), 16, args.duration)
         end = asyncio.run(_run_progress(settings))
         rate = ((end[0] if end else start_count) - start_count) / (time.perf_counter() - started)
     finally:

@@ -21,8 +21,9 @@ from urllib.parse import urlsplit
 from app.auth import load_secret
 from app.db.connections import with_database
 from app.db.replica_server import start_replica
-from bench.api import _bodies, _free_port, _inputs, _start, _wait_ready, _wrk
+from bench.api import _bodies, _inputs
 from bench.catalogue import prepared
+from bench.http import free_port, start, wait_ready, wrk
 from bench.report import ROOT, machine_facts, write_section
 
 OPERATIONS = ("similarMovies", "recommendations", "searchMovies")
@@ -53,12 +54,12 @@ def main() -> None:
             ("primary only (baseline)", {}),
             ("reads on the replica", {"DATABASE_REPLICA_URLS": replica_url}),
         ):
-            port = _free_port()
-            server = _start([sys.executable, "-m", "app", "serve", "--port", str(port)], {**env, **extra})
+            port = free_port()
+            server = start([sys.executable, "-m", "app", "serve", "--port", str(port)], {**env, **extra})
             try:
-                _wait_ready(port, "/readyz")
+                wait_ready(port, "/readyz")
                 for op, (bodies, auths) in workloads.items():
-                    result = _wrk(port, "/graphql", bodies, auths, args.clients, args.duration)
+                    result = wrk(port, "/graphql", bodies, auths, args.clients, args.duration)
                     rows.append((op, label, result))
                     print(op, label, result, flush=True)
             finally:

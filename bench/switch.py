@@ -27,8 +27,9 @@ from app.db.connections import connect
 from app.embeddings.generations import active_generation
 from app.embeddings.switch import build_next_indexes, prepare_next, prune_previous, rollback, switch_to_next
 from app.settings import Settings
-from bench.api import _bodies, _free_port, _inputs, _start, _wait_ready
+from bench.api import _bodies, _inputs
 from bench.catalogue import prepared
+from bench.http import free_port, start, wait_ready
 from bench.report import ROOT, machine_facts, write_section
 
 COPY_VECTORS = """
@@ -113,11 +114,11 @@ def main() -> None:
         texts, auths = _bodies(op, movies, users, secret, rng)
         bodies += list(zip(texts, auths, strict=True))
     rng.shuffle(bodies)
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "MOVIEREC_DATA_DIR": str(args.data_dir.resolve()), "DATABASE_URL": dsn, "HF_HUB_OFFLINE": "1"}
-    server = _start([sys.executable, "-m", "app", "serve", "--port", str(port)], env)
+    server = start([sys.executable, "-m", "app", "serve", "--port", str(port)], env)
     try:
-        _wait_ready(port, "/readyz", timeout=300)
+        wait_ready(port, "/readyz", timeout=300)
         steps = asyncio.run(measure(settings, dsn, port, bodies, args.clients))
     finally:
         server.terminate()

@@ -24,8 +24,9 @@ import asyncpg
 
 from app.auth import load_secret, mint_token
 from app.db.connections import ensure_database, with_database
-from bench.api import OPERATIONS, _free_port, _start, _wait_ready, _wrk
+from bench.api import OPERATIONS
 from bench.catalogue import prepared
+from bench.http import free_port, start, wait_ready, wrk
 from bench.report import ROOT, machine_facts, write_section
 
 SYNTHETIC_DB = "synthetic_train"
@@ -111,11 +112,11 @@ def main() -> None:
     users = list(range(1, 672))
     auths = [f"Bearer {mint_token(secret, rng.choice(users), ttl=timedelta(hours=1))}" for _ in range(200)]
     bodies = [json.dumps({"query": OPERATIONS["recommendations"]})] * len(auths)
-    port = _free_port()
-    api = _start([sys.executable, "-m", "app", "serve", "--port", str(port)], env)
+    port = free_port()
+    api = start([sys.executable, "-m", "app", "serve", "--port", str(port)], env)
     try:
-        _wait_ready(port, "/readyz")
-        idle = _wrk(port, "/graphql", bodies, auths, 4, args.duration)
+        wait_ready(port, "/readyz")
+        idle = wrk(port, "/graphql", bodies, auths, 4, args.duration)
         trainer = subprocess.Popen(
             [
                 sys.executable,
@@ -125,7 +126,7 @@ def main() -> None:
             env=env,
         )
         time.sleep(2)
-        busy = _wrk(port, "/graphql", bodies, auths, 4, args.duration)
+        busy = wrk(port, "/graphql", bodies, auths, 4, args.duration)
         trainer.kill()
         trainer.wait()
     finally:

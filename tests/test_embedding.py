@@ -11,6 +11,7 @@ import pytest
 from app.catalogue.importers.demo import import_demo
 from app.catalogue.importers.pipeline import import_movies
 from app.catalogue.importers.records import MovieRecord
+from app.embeddings import pipeline
 from app.embeddings.model import SentenceTransformerEmbedder
 from app.embeddings.pipeline import EmbeddingBusy, GenerationMismatch, embed_movies
 from app.embeddings.refresh import refresh_embeddings
@@ -58,6 +59,23 @@ async def test_incremental_runs_and_audit_rows(conn: asyncpg.Connection, fake_em
         ("succeeded", 0, 41, 0),
     ]
     assert all(r["finished_at"] >= r["started_at"] for r in runs)
+
+
+async def test_a_run_that_rewrote_many_films_vacuums_their_tables(
+    conn: asyncpg.Connection, fake_embedder: FakeEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each write of a film leaves its old row version dead (and the full-text index's pending list
+    # long) until a vacuum; a run that wrote VACUUM_AFTER films or more vacuums at its end. (Its
+    # effect on the word search is measured in docs/benchmarks.md, not timed here.)
+    await seed_movies(conn, 30)
+    vacuumed = "SELECT count(last_vacuum) FROM pg_stat_user_tables WHERE relname IN ('movies', 'movie_passages')"
+    await embed_movies(conn, fake_embedder, batch_size=8)  # below the threshold: autovacuum's business
+    await conn.execute("SELECT pg_stat_clear_snapshot()")
+    assert await conn.fetchval(vacuumed) == 0
+    monkeypatch.setattr(pipeline, "VACUUM_AFTER", 30)
+    assert (await embed_movies(conn, fake_embedder, full=True, batch_size=8)).embedded == 30
+    await conn.execute("SELECT pg_stat_clear_snapshot()")
+    assert await conn.fetchval(vacuumed) == 2
 
 
 async def test_editing_one_overview_re_embeds_exactly_that_movie(

@@ -19,7 +19,7 @@ import asyncpg
 
 from app.embeddings.generations import NEXT, SLOTS, slot_coverage
 from app.embeddings.model import Embedder
-from app.embeddings.pipeline import EmbeddingBusy, embed_range, release_embed_lock, try_embed_lock
+from app.embeddings.pipeline import EmbeddingBusy, embed_range, release_embed_lock, tidy_after_run, try_embed_lock
 from app.embeddings.slot_statements import STATEMENTS
 from app.embeddings.switch import SwitchOutcome, switch_to_next
 from app.settings import Settings
@@ -113,6 +113,7 @@ class ChunkOutcome:
 
 
 RUN_MODEL = "SELECT model FROM embedding_runs WHERE id = $1"
+RUN_EMBEDDED = "SELECT sum(embedded) FROM embedding_run_chunks WHERE run_id = $1"
 
 
 async def run_model(conn: asyncpg.Connection, run_id: int) -> str | None:
@@ -154,6 +155,8 @@ async def run_chunk(
                 await conn.execute(FINISH_SHARED_RUN, run_id)
     finally:
         await conn.execute(RELEASE_CHUNK_LOCK, run_id, first_id)
+    if last:
+        await tidy_after_run(conn, int(await conn.fetchval(RUN_EMBEDDED, run_id) or 0), SLOTS[chunk["slot"]])
     switched = None
     if last and chunk["slot"] == NEXT.name and (await slot_coverage(conn, NEXT)).complete:
         switched = await switch_to_next(conn, settings)
