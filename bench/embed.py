@@ -82,19 +82,12 @@ def phase_overlap(path: Path) -> dict[str, float]:
     """Top-10 neighbour overlap of ONNX (and int8) vectors with PyTorch's over 1,000 films."""
     import random
 
-    import numpy as np
+    from app.vectors import neighbour_overlap
 
     texts = random.Random(1).sample(_texts(path), 1000)
     vectors = {encoder: _embedder(encoder).encode(texts) for encoder in ENCODERS}  # type: ignore[attr-defined]
 
-    def overlap(a: np.ndarray, b: np.ndarray) -> float:
-        sa, sb = a @ a.T, b @ b.T
-        np.fill_diagonal(sa, -np.inf)
-        np.fill_diagonal(sb, -np.inf)
-        ta, tb = np.argsort(-sa, axis=1)[:, :10], np.argsort(-sb, axis=1)[:, :10]
-        return float(np.mean([len(set(x) & set(y)) / 10 for x, y in zip(ta, tb, strict=True)]))
-
-    return {encoder: overlap(vectors["torch"], vectors[encoder]) for encoder in ENCODERS[1:]}
+    return {encoder: neighbour_overlap(vectors["torch"], vectors[encoder]) for encoder in ENCODERS[1:]}
 
 
 async def _pipeline(path: Path, batch: int, encoder: str) -> dict[str, float]:

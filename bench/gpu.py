@@ -33,19 +33,12 @@ from typing import Any
 
 import numpy as np
 
+from app.vectors import neighbour_overlap
+
 ROOT = Path(__file__).resolve().parents[1]
 INPUTS = ROOT / ".movierec-gpu"
 SAMPLE = 1000
 SECTION = "gpu"
-
-
-def neighbour_overlap(a: np.ndarray, b: np.ndarray, k: int = 10) -> float:
-    """Mean share of each row's k nearest rows (by cosine) that two sets of unit vectors agree on."""
-    sa, sb = a @ a.T, b @ b.T
-    np.fill_diagonal(sa, -np.inf)
-    np.fill_diagonal(sb, -np.inf)
-    ta, tb = np.argsort(-sa, axis=1)[:, :k], np.argsort(-sb, axis=1)[:, :k]
-    return float(np.mean([len(set(x) & set(y)) / k for x, y in zip(ta, tb, strict=True)]))
 
 
 def prepare(folder: Path) -> None:

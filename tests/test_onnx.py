@@ -16,6 +16,7 @@ from app.embeddings.onnx import OnnxEmbedder
 from app.embeddings.onnx_export import FILE, INT8_FILE, Q8_FILE, export
 from app.embeddings.paths import resolve_model_path
 from app.settings import Settings
+from app.vectors import neighbour_overlap
 from tests.api_support import running_api
 
 pytestmark = pytest.mark.model
@@ -29,15 +30,6 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("onnx")
     export(Path(resolve_model_path("all-MiniLM-L6-v2")), folder)
     return folder
-
-
-def neighbour_overlap(a: np.ndarray, b: np.ndarray, k: int = 10) -> float:
-    """Mean share of each item's k nearest neighbours that two sets of vectors agree on."""
-    sa, sb = a @ a.T, b @ b.T
-    np.fill_diagonal(sa, -np.inf)
-    np.fill_diagonal(sb, -np.inf)
-    top_a, top_b = np.argsort(-sa, axis=1)[:, :k], np.argsort(-sb, axis=1)[:, :k]
-    return float(np.mean([len(set(x) & set(y)) / k for x, y in zip(top_a, top_b, strict=True)]))
 
 
 def test_onnx_vectors_match_pytorch_on_the_demo_catalogue(exported: Path, model: SentenceTransformerEmbedder) -> None:
@@ -147,6 +139,7 @@ import sys
 from starlette.testclient import TestClient
 from app.server import create_app
 from app.settings import Settings
+from app.vectors import neighbour_overlap
 settings = Settings(database_url={demo_database_url!r}, data_dir={str(onnx_settings)!r}, encoder="onnx")
 with TestClient(create_app(settings)) as client:
     query = '{{ searchMovies(query: "dreams", limit: 1) {{ items {{ rank }} }} }}'

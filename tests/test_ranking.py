@@ -21,7 +21,7 @@ from app.recs.ranking import (
     rank_cold_start,
     taste_profile,
 )
-from app.vectors import unit
+from app.vectors import neighbour_overlap, unit
 
 
 def vec(*values: float) -> np.ndarray:
@@ -119,3 +119,20 @@ def test_rank_by_examples_sets_the_closest_liked_similarity() -> None:
     assert [c.id for c in ranked] == [2, 1]
     assert ranked[0].similarity == pytest.approx(float(vec(1, 0.1) @ vec(1, 0)))
     assert rank_by_examples([], liked, liked[:0], ExampleStrategy.SUM_SCORES, 2, 0.0) == []
+
+
+def test_neighbour_overlap_counts_the_neighbours_two_sets_of_vectors_share() -> None:
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(50, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    assert neighbour_overlap(vectors, vectors) == 1.0
+    assert neighbour_overlap(vectors, vectors * 2.0) == 1.0  # a scale changes no ranking
+    # Four points on a line: each one's single nearest neighbour by dot product is the largest other.
+    line = np.array([[1.0], [2.0], [3.0], [4.0]])
+    flipped = np.array([[4.0], [3.0], [2.0], [1.0]])
+    assert neighbour_overlap(line, line, k=1) == 1.0
+    # By dot product each item's nearest is the largest other: items 3, 3, 3, 2 in `line`; 1, 0, 0, 0 in `flipped`.
+    assert neighbour_overlap(line, flipped, k=1) == 0.0
+    assert neighbour_overlap(line, flipped, k=3) == 1.0  # with every other item counted, they agree
+    unrelated = rng.normal(size=(50, 8)).astype(np.float32)
+    assert neighbour_overlap(vectors, unrelated) < 0.5
