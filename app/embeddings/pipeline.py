@@ -58,8 +58,11 @@ async def tidy_after_run(conn: asyncpg.Connection, written: int, slot: Slot) -> 
     if written < VACUUM_AFTER:
         return False
     started = time.perf_counter()
-    # Outside any transaction: the run's batches are committed.
-    await conn.execute(VACUUM_WRITTEN.format(passages=slot.passages))
+    try:  # outside any transaction: the run's batches are committed
+        await conn.execute(VACUUM_WRITTEN.format(passages=slot.passages))
+    except asyncpg.PostgresError as error:  # the run itself succeeded; autovacuum will come by
+        log.warning("could not vacuum after the run (%s); autovacuum will", error)
+        return False
     log.info("vacuumed movies and %s after %d films in %.1fs", slot.passages, written, time.perf_counter() - started)
     return True
 
