@@ -196,7 +196,7 @@ pipeline and the API load it, once with `MOVIEREC_DEVICE=cuda` and once with `cp
 {rows}
 
 The whole catalogue's texts take {result["films"] / max(result["films_per_s"].values()):.0f} s to encode on the GPU at its best
-batch ({max(result["films_per_s"].values()) / cpu_rate:.1f}x the machine's 16 CPU cores). One search text at a time (the 72 labelled queries, 3 rounds): {result["one_text_ms"]["cuda"]:.2f} ms p50 on
+batch ({max(result["films_per_s"].values()) / cpu_rate:.1f}x the machine's {facts["cpu_cores"]} CPU cores). One search text at a time (the 72 labelled queries, 3 rounds): {result["one_text_ms"]["cuda"]:.2f} ms p50 on
 CUDA, {result["one_text_ms"]["cpu, 1 thread"]:.2f} ms on one CPU thread of that machine. Peak GPU memory
 allocated: {result["cuda_peak_mib"]:.0f} MiB. A lone short text gains little from the GPU; for search texts the
 API's ONNX encoders on a CPU answer faster (`onnx-q8`: about 1 ms
