@@ -62,11 +62,13 @@ class DocumentChecks:
         """The operation's figures for these variables, measured once per shape of the ones it reads."""
         key = tuple(_shape(variables[name]) if name in variables else _MISSING for name in self.reads)
         figures = self.costs.get(key)
-        if figures is None:
-            figures, _ = measure_and_reads(document, operation_name, variables)
-            self.costs[key] = figures
-            if len(self.costs) > MAX_COSTS_PER_DOCUMENT:
-                self.costs.popitem(last=False)
+        if figures is not None:
+            self.costs.move_to_end(key)  # least recently used goes first, as in the texts' cache
+            return figures
+        figures, _ = measure_and_reads(document, operation_name, variables)
+        self.costs[key] = figures
+        if len(self.costs) > MAX_COSTS_PER_DOCUMENT:
+            self.costs.popitem(last=False)
         return figures
 
 

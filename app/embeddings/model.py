@@ -81,8 +81,8 @@ def resolve_device(device: str) -> str:
             "use MOVIEREC_DEVICE=auto or cpu"
         )
     # torch accepts "cuda:7" on a one-GPU machine until the model's first tensor moves there.
-    count, index = torch.cuda.device_count(), device.removeprefix("cuda").removeprefix(":")
-    if device != "cuda" and not (device.startswith("cuda:") and index.isdigit() and int(index) < count):
+    count, index = torch.cuda.device_count(), device.partition(":")[2]
+    if device != "cuda" and not (device == f"cuda:{index}" and index.isdigit() and int(index) < count):
         raise DeviceUnavailable(
             f"MOVIEREC_DEVICE={device} but this machine has {count} CUDA device(s): "
             f"use cuda, or cuda:0 to cuda:{count - 1}"
